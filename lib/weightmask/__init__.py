@@ -1,1 +1,12 @@
-"""weightmask."""
+"""weightmask: differentiable weight masks that find the module a network uses for a function.
+
+Csordás, van Steenkiste & Schmidhuber, "Are Neural Nets Modular? Inspecting Functional
+Modularity Through Differentiable Weight Masks", ICLR 2021.
+"""
+from .gumbel import gumbel_sigmoid, masked_weight_samples
+from .mask import Mask
+from .masking import MaskedModel, UnsupportedLayerError
+from .metrics import (accuracy, confusion_difference, confusion_matrix, iomin, iomin_per_layer, iou,
+                      iou_per_layer, shared_with_any, sharing)
+
+__version__ = "0.1.0"

@@ -1,0 +1,264 @@
+"""Run store: keyed, atomic, integrity-checked storage of experiment results.
+
+A run is identified by (experiment, resolved config, seed) and lives in
+``root/<experiment>/<key>/``. Every file is written atomically and recorded with its
+size and sha256 in the run's ``manifest.json``. A file that does not match its record,
+or does not parse, is reported with :class:`CorruptRunWarning`, deleted and treated as
+absent, so a damaged run is recomputed instead of silently reused.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import operator
+import os
+import shutil
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import torch
+from safetensors.torch import load as _st_load
+from safetensors.torch import save as _st_save
+
+from ._io import atomic_write
+
+ENV_VAR = "WEIGHTMASK_RESULTS"
+MANIFEST, CONFIG, DONE, CHECKPOINT = "manifest.json", "config.json", "DONE", "checkpoint.pt"
+_RESERVED = {MANIFEST, CONFIG, DONE, CHECKPOINT}
+
+
+class CorruptRunWarning(UserWarning):
+    """A stored file failed its integrity check and was discarded."""
+
+
+class MissingResult(KeyError):
+    """The requested result is not in the run (or was discarded as corrupt)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _canonical(value: Any, where: str = "") -> Any:
+    """`value` as plain JSON types (tuples become lists); a TypeError names the offending key."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            sub = f"{where}.{k}" if where else str(k)
+            if not isinstance(k, str):
+                raise TypeError(f"config has a non-string key {sub!r} ({type(k).__name__})")
+            out[k] = _canonical(v, sub)
+        return out
+    raise TypeError(f"config value {where!r} is not JSON-serialisable ({type(value).__name__})")
+
+
+def _identity(experiment: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
+    """What identifies a run, as plain JSON values."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict, not {type(config).__name__}")
+    return {"experiment": experiment, "config": _canonical(config), "seed": operator.index(seed)}
+
+
+def run_key(experiment: str, config: dict[str, Any], seed: int) -> str:
+    """16 hex chars of the sha256 of the canonical JSON of {experiment, config, seed}."""
+    identity = _identity(experiment, config, seed)
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _checked(name: str, write: bool = False) -> str:
+    """`name` if it is a plain file name in a run directory that user code may read (or write)."""
+    if not name or name.startswith(".") or "/" in name or "\\" in name or name == MANIFEST:
+        raise ValueError(f"invalid result name {name!r}: use a plain file name")
+    if write and name in _RESERVED:
+        raise ValueError(f"{name!r} is reserved by the run store")
+    return name
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's directory: named results, saved masks, a checkpoint and a DONE marker.
+
+    Names are file names inside the directory, e.g. ``"metrics.json"``, ``"masks.safetensors"``.
+    """
+
+    dir: Path
+
+    @functools.cached_property
+    def info(self) -> dict[str, Any]:
+        """The run's config.json: {experiment, config, seed, key}."""
+        return self.load_json(CONFIG)
+
+    @property
+    def key(self) -> str:
+        return self.dir.name
+
+    @property
+    def done(self) -> bool:
+        """True once mark_done() was called and its marker is intact."""
+        return self._read(DONE) is not None
+
+    def mark_done(self) -> None:
+        self._write(DONE, datetime.now(timezone.utc).isoformat().encode())
+
+    def path(self, name: str) -> Path:
+        return self.dir / _checked(name)
+
+    def has(self, name: str) -> bool:
+        """True if `name` is stored and intact."""
+        return self._read(_checked(name)) is not None
+
+    def save_json(self, name: str, obj: Any) -> None:
+        self._write(_checked(name, write=True), json.dumps(obj, indent=2).encode())
+
+    def load_json(self, name: str) -> Any:
+        return self._load(_checked(name), json.loads)
+
+    def save_frame(self, name: str, df: pd.DataFrame) -> None:
+        """Store `df` as CSV; the index is not stored (tidy tables carry their data in columns)."""
+        self._write(_checked(name, write=True), df.to_csv(index=False).encode())
+
+    def load_frame(self, name: str) -> pd.DataFrame:
+        return self._load(
+            _checked(name), lambda b: pd.read_csv(io.BytesIO(b)) if b.strip() else pd.DataFrame()
+        )
+
+    def save_tensors(self, name: str, tensors: dict[str, torch.Tensor]) -> None:
+        data = _st_save({k: t.detach().cpu().contiguous() for k, t in tensors.items()})
+        self._write(_checked(name, write=True), data)
+
+    def load_tensors(self, name: str) -> dict[str, torch.Tensor]:
+        return self._load(_checked(name), _st_load)
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        self._write(CHECKPOINT, buf.getvalue())
+
+    def load_checkpoint(self, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+        """The last checkpoint, or None if there is none (or it was corrupt)."""
+        # weights_only=False is safe here: only the store writes this file and its sha256 has
+        # just been checked; checkpoints also hold plain Python state such as RNG states.
+        try:
+            return self._load(
+                CHECKPOINT,
+                lambda b: torch.load(io.BytesIO(b), map_location=map_location, weights_only=False),
+            )
+        except MissingResult:
+            return None
+
+    def clear_checkpoint(self) -> None:
+        self._discard(CHECKPOINT)
+
+    def cached(self, name: str, fn: Callable[[], Any]) -> Any:
+        """The JSON result stored under `name`, computing and storing fn() if it is absent."""
+        try:
+            return self.load_json(name)
+        except MissingResult:
+            pass
+        self.save_json(name, fn())
+        return self.load_json(name)  # as stored, so first and later calls agree
+
+    def remove(self) -> None:
+        """Delete the run directory and everything in it."""
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        self.__dict__.pop("info", None)
+
+    def _manifest(self) -> dict[str, dict[str, Any]]:
+        path = self.dir / MANIFEST
+        try:
+            manifest = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except ValueError as e:
+            reason = f"does not parse ({e})"
+        else:
+            if isinstance(manifest, dict) and all(isinstance(v, dict) for v in manifest.values()):
+                return manifest
+            reason = "is not a mapping of file records"
+        warnings.warn(f"{path} {reason}; discarding it", CorruptRunWarning, stacklevel=2)
+        path.unlink(missing_ok=True)
+        return {}
+
+    def _save_manifest(self, manifest: dict[str, dict[str, Any]]) -> None:
+        atomic_write(self.dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+
+    def _write(self, name: str, data: bytes) -> None:
+        """Write the file, then record it (a crash in between leaves it unrecorded: rejected)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.dir / name, data)
+        manifest = self._manifest()
+        manifest[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        self._save_manifest(manifest)
+
+    def _read(self, name: str) -> bytes | None:
+        """The file's bytes if they match the manifest; None if absent or rejected."""
+        try:
+            data = (self.dir / name).read_bytes()
+        except FileNotFoundError:
+            return None
+        entry = self._manifest().get(name)
+        if entry is None:
+            reason = "is not recorded in the manifest"
+        elif entry.get("size") != len(data):
+            reason = f"has {len(data)} bytes, the manifest records {entry.get('size')}"
+        elif entry.get("sha256") != hashlib.sha256(data).hexdigest():
+            reason = "does not match its sha256 in the manifest"
+        else:
+            return data
+        self._reject(name, reason)
+        return None
+
+    def _load(self, name: str, parse: Callable[[bytes], Any]) -> Any:
+        data = self._read(name)
+        if data is not None:
+            try:
+                return parse(data)
+            except Exception as e:
+                self._reject(name, f"does not parse ({type(e).__name__}: {e})")
+        raise MissingResult(f"no result {name!r} in run {self.dir}")
+
+    def _reject(self, name: str, reason: str) -> None:
+        warnings.warn(f"{self.dir / name} {reason}; discarding it", CorruptRunWarning)
+        self._discard(name)
+
+    def _discard(self, name: str) -> None:
+        """Delete the file, then its record (a leftover record of a missing file is harmless)."""
+        (self.dir / name).unlink(missing_ok=True)
+        manifest = self._manifest()
+        if manifest.pop(name, None) is not None:
+            self._save_manifest(manifest)
+
+
+class RunStore:
+    """A directory of runs, one per (experiment, resolved config, seed)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root if root is not None else os.environ.get(ENV_VAR) or "results")
+
+    def run(self, experiment: str, config: dict[str, Any], seed: int) -> Run:
+        """The run for these arguments, created (with its config.json) if new."""
+        key = run_key(experiment, config, seed)
+        run = Run(self.root / _checked(experiment) / key)
+        if not run.has(CONFIG):
+            info = {**_identity(experiment, config, seed), "key": key}
+            run._write(CONFIG, json.dumps(info, indent=2).encode())
+        return run
+
+    def runs(self, experiment: str | None = None) -> list[Run]:
+        """Runs on disk with an intact config.json, optionally of one experiment."""
+        base = self.root / _checked(experiment) if experiment else self.root
+        pattern = f"*/{CONFIG}" if experiment else f"*/*/{CONFIG}"
+        found = (Run(p.parent) for p in sorted(base.glob(pattern)))
+        return [run for run in found if run.has(CONFIG)]

@@ -10,3 +10,5 @@ from .metrics import (accuracy, confusion_difference, confusion_matrix, iomin, i
                       iou_per_layer, shared_with_any, sharing)
 
 __version__ = "0.1.0"
+from .store import Run, RunStore
+from .training import alpha_from_beta, train_mask, train_weights

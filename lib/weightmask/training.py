@@ -1,0 +1,252 @@
+"""The two loops of the method: train a network's weights; train a mask on a target task.
+
+Both take ``batches`` (an iterable, cycled, or a function ``step -> batch``) and
+``loss_fn(model, batch) -> scalar``, clip gradients, show a progress bar, evaluate
+periodically, and with ``checkpoint=run`` (a :class:`weightmask.store.Run`) save their
+state into the run store: a finished run is reused, a killed one resumes.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils import _pytree as pytree
+from tqdm import tqdm
+
+from .mask import Mask
+from .masking import MaskedModel
+from .store import Run
+
+__all__ = ["train_weights", "train_mask", "alpha_from_beta"]
+
+Batches = Iterable | Callable[[int], Any]
+LossFn = Callable[[nn.Module, Any], torch.Tensor]
+EvalFn = Callable[[nn.Module], Mapping[str, float]]
+
+WEIGHTS_FILE, MASK_FILE, LOG_FILE = "weights.safetensors", "mask.safetensors", "log.csv"
+
+
+def alpha_from_beta(beta: float, batch_size: int) -> float:
+    """The paper's convention ``beta = batch_size * alpha`` (App. C.2), solved for alpha."""
+    if not batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer to convert beta, got {batch_size!r}")
+    return beta / batch_size
+
+
+def _batch_source(batches: Batches, device) -> Callable[[int], Any]:
+    """``step -> batch`` on ``device``; iterables are cycled (re-iterated when exhausted)."""
+    move = (lambda b: b) if device is None else \
+        (lambda b: pytree.tree_map(lambda t: t.to(device) if isinstance(t, torch.Tensor) else t, b))
+    if callable(batches):
+        return lambda step: move(batches(step))
+    if not isinstance(batches, Iterable):
+        raise TypeError(f"batches must be an iterable of batches or a function step -> batch, "
+                        f"got {type(batches).__name__}")
+    it = iter(())
+
+    def get(step: int):
+        nonlocal it
+        for _ in range(2):
+            try:
+                return move(next(it))
+            except StopIteration:
+                it = iter(batches)
+        raise ValueError("batches is empty")
+    return get
+
+
+def _check_steps(steps: int) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+
+
+def _progress(steps: int, start: int, desc: str, progress: bool | None) -> tqdm:
+    if progress is None:
+        progress = os.environ.get("WEIGHTMASK_PROGRESS", "1") != "0"
+    return tqdm(total=steps, initial=start, desc=desc, disable=not progress, leave=False,
+                dynamic_ncols=True, mininterval=1.0)
+
+
+def _loop(*, module: nn.Module, params: list[nn.Parameter], step_loss: Callable[[int], tuple],
+          steps: int, optimizer: torch.optim.Optimizer, scheduler, clip: float | None,
+          evaluate: Callable[[], Mapping[str, float]] | None, eval_every: int,
+          checkpoint: Run | None, checkpoint_every: int, desc: str, progress: bool | None
+          ) -> list[dict]:
+    """Shared optimisation loop with periodic evaluation and resumable checkpoints."""
+    log: list[dict] = []
+    start = 0
+    state = checkpoint.load_checkpoint() if checkpoint is not None else None
+    if state is not None:
+        module.load_state_dict(state["module"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        start, log = state["step"], state["log"]
+
+    def save(step: int) -> None:
+        if checkpoint is not None:
+            checkpoint.save_checkpoint({
+                "step": step, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "rng": torch.get_rng_state(), "log": log})
+
+    bar = _progress(steps, start, desc, progress)
+    try:
+        for step in range(start, steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss, parts = step_loss(step)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{desc}: loss became {float(loss)} at step {step}")
+            loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(params, clip)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            done = step + 1
+            if evaluate is not None and (done % eval_every == 0 or done == steps):
+                row = {"step": done, **parts, **dict(evaluate())}
+                log.append(row)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "step"}, refresh=False)
+            bar.update(1)
+            if checkpoint is not None and done % checkpoint_every == 0 and done < steps:
+                save(done)
+    finally:
+        bar.close()
+    return log
+
+
+def _finish(run: Run | None, log: list[dict]) -> None:
+    if run is not None:
+        run.save_frame(LOG_FILE, pd.DataFrame(log))
+        run.mark_done()
+        run.clear_checkpoint()
+
+
+def train_weights(model: nn.Module, batches: Batches, loss_fn: LossFn, *, steps: int,
+                  lr: float = 1e-3, clip: float | None = 1.0,
+                  optimizer: Callable[[list], torch.optim.Optimizer] | None = None,
+                  scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
+                  eval_fn: EvalFn | None = None, eval_every: int = 1000,
+                  checkpoint: Run | None = None, checkpoint_every: int = 1000,
+                  device=None, desc: str = "train weights", progress: bool | None = None,
+                  log: list | None = None) -> nn.Module:
+    """Train ``model`` in place (Adam, lr 1e-3, clipping 1: paper App. C.2) and return it.
+
+    ``optimizer`` / ``scheduler`` are factories (``params -> Optimizer``, ``opt -> scheduler``)
+    for other schedules. With ``checkpoint=run`` a finished run just loads its weights.
+    Evaluation rows (``eval_fn(model)`` every ``eval_every`` steps) are appended to ``log``.
+    """
+    _check_steps(steps)
+    if checkpoint is not None and checkpoint.done and checkpoint.has(WEIGHTS_FILE):
+        model.load_state_dict(checkpoint.load_tensors(WEIGHTS_FILE), strict=False)
+        if log is not None and checkpoint.has(LOG_FILE):
+            log.extend(checkpoint.load_frame(LOG_FILE).to_dict("records"))
+        return model
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters (all have requires_grad=False)")
+    opt = optimizer(params) if optimizer is not None else torch.optim.Adam(params, lr=lr)
+    sched = scheduler(opt) if scheduler is not None else None
+    get = _batch_source(batches, device)
+
+    def step_loss(step: int):
+        loss = loss_fn(model, get(step))
+        return loss, {"loss": float(loss.detach())}
+
+    def evaluate():
+        was = model.training
+        model.eval()
+        with torch.no_grad():
+            out = eval_fn(model)
+        model.train(was)
+        return out
+
+    model.train()
+    rows = _loop(module=model, params=params, step_loss=step_loss, steps=steps, optimizer=opt,
+                 scheduler=sched, clip=clip, evaluate=evaluate if eval_fn else None,
+                 eval_every=eval_every, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                 desc=desc, progress=progress)
+    model.eval()
+    if checkpoint is not None:
+        checkpoint.save_tensors(WEIGHTS_FILE, {k: v.detach().contiguous() for k, v in model.state_dict().items()})
+    _finish(checkpoint, rows)
+    if log is not None:
+        log.extend(rows)
+    return model
+
+
+def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn, *, steps: int,
+               alpha: float | None = None, beta: float | None = None, batch_size: int | None = None,
+               lr: float = 1e-2, n_samples: int = 4, init_prob: float = 0.9, include=None,
+               exclude=None, tau: float = 1.0, clip: float | None = 1.0, train_mode: bool = False,
+               eval_fn: EvalFn | None = None, eval_every: int = 1000,
+               checkpoint: Run | None = None, checkpoint_every: int = 1000, device=None,
+               desc: str = "train mask", progress: bool | None = None,
+               log: list | None = None) -> Mask:
+    """Train a mask on a target task with the network frozen, and return it (paper Sec. 2).
+
+    The loss is ``loss_fn(masked, batch) + alpha * sum(logits)``; give ``alpha``, or the
+    paper's ``beta = batch_size * alpha`` together with ``batch_size``. ``model`` may be a
+    ready :class:`MaskedModel` (for its ``in_dims`` / ``out_dims`` or a partly fixed mask);
+    otherwise one is made with ``n_samples``, ``init_prob``, ``include``, ``exclude``, ``tau``.
+    The frozen network runs in eval mode unless ``train_mode``. ``eval_fn(masked)`` is called
+    under the current thresholded mask.
+    """
+    _check_steps(steps)
+    if (alpha is None) == (beta is None):
+        raise ValueError(f"give exactly one of alpha or beta (beta = batch_size * alpha); "
+                         f"got alpha={alpha!r}, beta={beta!r}")
+    if beta is not None:
+        if batch_size is None:
+            raise ValueError("beta needs batch_size (the paper's beta = batch_size * alpha)")
+        alpha = alpha_from_beta(beta, batch_size)
+    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    masked = model if isinstance(model, MaskedModel) else MaskedModel(
+        model, n_samples=n_samples, init_prob=init_prob, include=include, exclude=exclude, tau=tau)
+    if checkpoint is not None and checkpoint.done and checkpoint.has(MASK_FILE):
+        if log is not None and checkpoint.has(LOG_FILE):
+            log.extend(checkpoint.load_frame(LOG_FILE).to_dict("records"))
+        mask = Mask(checkpoint.load_tensors(MASK_FILE))
+        masked._check_mask(mask)
+        return mask
+    if device is not None:
+        masked.to(device)
+    params = list(masked.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
+    get = _batch_source(batches, device)
+
+    def step_loss(step: int):
+        task = loss_fn(masked, get(step))
+        reg = masked.regularizer()
+        return task + alpha * reg, {"loss": float(task.detach())}
+
+    def evaluate():
+        mask = masked.mask()
+        with torch.no_grad(), masked.fixed(mask):
+            return {"density": mask.density(), **(eval_fn(masked) if eval_fn is not None else {})}
+
+    was = masked.model.training
+    masked.model.train(train_mode)
+    try:
+        rows = _loop(module=masked.logits, params=params, step_loss=step_loss, steps=steps, optimizer=opt,
+                     scheduler=None, clip=clip, evaluate=evaluate, eval_every=eval_every,
+                     checkpoint=checkpoint, checkpoint_every=checkpoint_every, desc=desc,
+                     progress=progress)
+    finally:
+        masked.model.train(was)
+    mask = masked.mask()
+    if checkpoint is not None:
+        checkpoint.save_tensors(MASK_FILE, mask.to_dict())
+    _finish(checkpoint, rows)
+    if log is not None:
+        log.extend(rows)
+    return mask

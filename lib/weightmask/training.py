@@ -29,7 +29,8 @@ Batches = Iterable | Callable[[int], Any]
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
 EvalFn = Callable[[nn.Module], Mapping[str, float]]
 
-WEIGHTS_FILE, MASK_FILE, LOG_FILE = "weights.safetensors", "mask.safetensors", "log.csv"
+WEIGHTS_FILE, MASK_FILE, LOGITS_FILE, LOG_FILE = ("weights.safetensors", "mask.safetensors",
+                                                  "logits.safetensors", "log.csv")
 
 
 def alpha_from_beta(beta: float, batch_size: int) -> float:
@@ -217,6 +218,11 @@ def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn
             log.extend(checkpoint.load_frame(LOG_FILE).to_dict("records"))
         mask = Mask(checkpoint.load_tensors(MASK_FILE))
         masked._check_mask(mask)
+        if checkpoint.has(LOGITS_FILE):  # restore the probabilities too, e.g. for Fig. 9
+            saved = checkpoint.load_tensors(LOGITS_FILE)
+            with torch.no_grad():
+                for name, l in zip(masked.names, masked.logits):
+                    l.copy_(saved[name])
         return mask
     if device is not None:
         masked.to(device)
@@ -246,6 +252,8 @@ def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn
     mask = masked.mask()
     if checkpoint is not None:
         checkpoint.save_tensors(MASK_FILE, mask.to_dict())
+        checkpoint.save_tensors(LOGITS_FILE, {n: l.detach().cpu().contiguous()
+                                              for n, l in zip(masked.names, masked.logits)})
     _finish(checkpoint, rows)
     if log is not None:
         log.extend(rows)

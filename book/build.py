@@ -1,0 +1,207 @@
+#!/usr/bin/env python
+"""Execute the book's chapters with papermill, then render the HTML.
+
+    python book/build.py --profile quick --device auto [--only method]
+
+1. Copies book/ to _build/executed/ (Markdown, bibliography, _static/, _toc.yml).
+2. Executes every notebook listed in book/_toc.yml, in toc order, with papermill
+   into _build/executed/ (parameters `profile` and `device`, kernel `python3`,
+   working directory = repository root, WEIGHTMASK_PROFILE = the profile).
+   With --only, the other chapters keep their last executed copy.
+3. Renders _build/executed/ with Jupyter Book into _build/html/.
+
+The notebooks never run inside Sphinx (`execute_notebooks: "off"`).
+No library logic lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+CONFIG = ROOT / "_config.yml"
+EXECUTED = ROOT / "_build" / "executed"
+HTML = ROOT / "_build" / "html"
+MATHJAX = BOOK / "_static" / "mathjax" / "tex-chtml.js"
+# Not part of the rendered sources.
+SKIP = shutil.ignore_patterns(
+    "*.ipynb", "_ext", "build.py", "__pycache__", ".ipynb_checkpoints", "_build"
+)
+
+
+def toc_files(toc: Path) -> list[str]:
+    """Every `root`/`file` entry of a jb-book toc, in reading order."""
+    found: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if isinstance(node.get(key), str):
+                    found.append(node[key])
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key) or []:
+                    walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(yaml.safe_load(toc.read_text(encoding="utf-8")))
+    return found
+
+
+def toc_notebooks(toc: Path) -> list[Path]:
+    """The notebooks of the toc (paths relative to book/), in reading order."""
+    notebooks = []
+    for entry in toc_files(toc):
+        path = Path(entry)
+        candidates = [path] if path.suffix else [path.with_suffix(s) for s in (".ipynb", ".md")]
+        existing = [c for c in candidates if (BOOK / c).is_file()]
+        if not existing:
+            sys.exit(f"build.py: {toc}: entry '{entry}' has no file in {BOOK}")
+        if existing[0].suffix == ".ipynb":
+            notebooks.append(existing[0])
+    return notebooks
+
+
+def chapter_name(nb: Path) -> str:
+    return nb.with_suffix("").as_posix()
+
+
+def copy_sources(keep: list[Path]) -> None:
+    """Fresh copy of book/ in _build/executed/, keeping the executed notebooks in `keep`."""
+    kept = {}
+    for nb in keep:
+        if (EXECUTED / nb).is_file():
+            kept[nb] = (EXECUTED / nb).read_bytes()
+    if EXECUTED.exists():
+        shutil.rmtree(EXECUTED)
+    shutil.copytree(BOOK, EXECUTED, ignore=SKIP)
+    for nb in keep:
+        target = EXECUTED / nb
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if nb in kept:
+            target.write_bytes(kept[nb])
+        else:
+            print(f"  {chapter_name(nb)}: no executed copy yet, rendered without outputs")
+            shutil.copy2(BOOK / nb, target)
+
+
+def execute(notebooks: list[Path], profile: str, device: str) -> None:
+    import papermill as pm  # imported here so that --help works without it
+
+    # The kernel inherits this environment. MPLBACKEND is dropped so that the
+    # kernel uses the inline backend (an Agg backend would drop every figure).
+    os.environ["WEIGHTMASK_PROFILE"] = profile
+    os.environ.pop("MPLBACKEND", None)
+    total = time.perf_counter()
+    for i, nb in enumerate(notebooks, 1):
+        name = chapter_name(nb)
+        out = EXECUTED / nb
+        out.parent.mkdir(parents=True, exist_ok=True)
+        print(f"[{i}/{len(notebooks)}] {name} (profile={profile}, device={device}) ...", flush=True)
+        start = time.perf_counter()
+        try:
+            pm.execute_notebook(
+                str(BOOK / nb),
+                str(out),
+                parameters={"profile": profile, "device": device},
+                kernel_name="python3",
+                language="python",
+                cwd=str(ROOT),
+                progress_bar=False,
+                log_output=False,
+            )
+        except Exception as err:  # papermill wraps cell errors; kernel deaths come raw
+            wall = time.perf_counter() - start
+            print(f"[{i}/{len(notebooks)}] {name} FAILED after {wall:.1f} s", file=sys.stderr)
+            print(str(err).strip() or repr(err), file=sys.stderr)
+            print(
+                f"\nbuild.py: chapter '{name}' failed; the executed notebook with the error "
+                f"is {os.path.relpath(out)}",
+                file=sys.stderr,
+            )
+            sys.exit(1)
+        wall = time.perf_counter() - start
+        print(f"[{i}/{len(notebooks)}] {name} done in {wall:.1f} s", flush=True)
+    print(f"executed {len(notebooks)} chapter(s) in {time.perf_counter() - total:.1f} s", flush=True)
+
+
+def render() -> None:
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    if not jupyter_book.exists():
+        jupyter_book = Path(shutil.which("jupyter-book") or "jupyter-book")
+    cmd = [
+        str(jupyter_book),
+        "build",
+        str(EXECUTED),
+        "--config", str(CONFIG),
+        "--toc", str(EXECUTED / "_toc.yml"),  # must be absolute when --config is elsewhere
+        "--path-output", str(ROOT),           # HTML lands in <ROOT>/_build/html
+        "--builder", "html",
+        "--all",
+    ]
+    print("rendering:", " ".join(cmd), flush=True)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"build.py: jupyter-book build failed (exit {done.returncode})")
+    if not (HTML / "index.html").is_file():
+        sys.exit(f"build.py: jupyter-book finished but {HTML / 'index.html'} is missing")
+    print(f"rendered {HTML.relative_to(ROOT)}/ in {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--profile",
+        default=os.environ.get("WEIGHTMASK_PROFILE", "quick"),
+        help="smoke | quick | paper (default: $WEIGHTMASK_PROFILE or quick)",
+    )
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="CHAPTER",
+        help="execute only this chapter (toc name, e.g. method); repeatable. "
+        "The others keep their last executed copy.",
+    )
+    parser.add_argument(
+        "--no-execute", action="store_true", help="execute nothing; reuse the last executed copies"
+    )
+    parser.add_argument("--no-html", action="store_true", help="execute only; do not render")
+    args = parser.parse_args(argv)
+
+    if not args.no_html and not MATHJAX.is_file():
+        sys.exit(f"build.py: {MATHJAX.relative_to(ROOT)} is missing; run `make mathjax` first")
+
+    notebooks = toc_notebooks(BOOK / "_toc.yml")
+    names = {chapter_name(nb): nb for nb in notebooks}
+    if args.no_execute:
+        selected = []
+    elif args.only:
+        wanted = [Path(o).with_suffix("").as_posix() for o in args.only]
+        unknown = [w for w in wanted if w not in names]
+        if unknown:
+            sys.exit(f"build.py: --only {', '.join(unknown)}: not a notebook of the toc "
+                     f"({', '.join(names) or 'none'})")
+        selected = [nb for nb in notebooks if chapter_name(nb) in wanted]  # toc order
+    else:
+        selected = notebooks
+    copy_sources(keep=[nb for nb in notebooks if nb not in selected])
+    if selected:
+        execute(selected, args.profile, args.device)
+    if not args.no_html:
+        render()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""What the paper reports, claim by claim, for the side-by-side tables of the book."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+VERDICTS = ("reproduced", "not reproduced", "not comparable")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    text: str
+    paper: str   # the paper's figure or statement, as printed there
+    source: str  # where in the paper
+
+
+CLAIMS: dict[str, list[Claim]] = {
+    "method": [
+        Claim("mean", "Hard Gumbel-sigmoid samples are Bernoulli(sigmoid(l)) at every temperature",
+              "E[b] = sigmoid(l), independent of tau", "App. A.3, A.4"),
+        Claim("full-mask", "A mask trained on the full task keeps the network's performance",
+              "only a slight drop (> 95% of the original)", "App. C.3"),
+        Claim("binary", "Mask probabilities sigmoid(l) concentrate at 0 and 1, so thresholding is safe",
+              "concentrated at 0 and 1", "Sec. 2 footnote 2, Fig. 9"),
+    ],
+}
+
+
+def verdict_table(experiment: str, measured: dict[str, tuple[str, str, str]]) -> pd.DataFrame:
+    """Join the paper's claims with this run: ``measured[id] = (this run's figure, verdict, why)``."""
+    rows = []
+    for c in CLAIMS[experiment]:
+        if c.id not in measured:
+            raise KeyError(f"no measurement for claim {c.id!r} of {experiment}")
+        value, verdict, why = measured[c.id]
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+        rows.append({"claim": c.text, "paper": c.paper, "source": c.source, "this run": value,
+                     "verdict": verdict, "why": why})
+    return pd.DataFrame(rows)

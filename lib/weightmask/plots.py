@@ -1,0 +1,47 @@
+"""Seaborn figures, one function per kind of figure; each returns the matplotlib Figure."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+sns.set_theme(context="notebook", style="whitegrid")
+
+
+def sampling(df: pd.DataFrame) -> plt.Figure:
+    """Hard-sample mean, soft-sample mean and straight-through gradient vs the logit, per tau."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
+    palette = sns.color_palette("viridis", df["tau"].nunique())
+    curve = df.drop_duplicates("logit").sort_values("logit")
+    for ax, col, title in zip(axes, ("hard_mean", "soft_mean", "st_grad"),
+                              ("mean of hard samples b", "mean of soft samples s",
+                               "mean straight-through gradient db/dl")):
+        sns.lineplot(df, x="logit", y=col, hue="tau", palette=palette, marker="o", ax=ax,
+                     legend=ax is axes[0])
+        if col != "st_grad":
+            ax.plot(curve["logit"], curve["sigmoid"], "k--", lw=1.5, label="sigmoid(l)")
+        ax.set(title=title, xlabel="logit l", ylabel="")
+    axes[2].set_yscale("log")
+    axes[0].legend(title="tau", loc="upper left")
+    return fig
+
+
+def probability_histogram(hist: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Histogram of mask probabilities sigmoid(l) (paper Fig. 9b), mean over seeds, log scale."""
+    h = hist.groupby(["left", "right"], as_index=False)["fraction"].mean()
+    fig, ax = plt.subplots(figsize=(7, 3.8), constrained_layout=True)
+    ax.bar(h["left"], h["fraction"].replace(0, np.nan), width=h["right"] - h["left"], align="edge",
+           color=sns.color_palette()[0], edgecolor="white")
+    ax.set(yscale="log", xlim=(0, 1), xlabel="mask probability sigmoid(l)",
+           ylabel="fraction of weights", title=title or "distribution of mask probabilities")
+    return fig
+
+
+def accuracy_bars(df: pd.DataFrame, x: str = "op", hue: str = "model", title: str = "") -> plt.Figure:
+    """Accuracy per group with the spread over seeds."""
+    fig, ax = plt.subplots(figsize=(7, 3.8), constrained_layout=True)
+    sns.barplot(df, x=x, y="accuracy", hue=hue, errorbar="sd", ax=ax)
+    ax.set(ylim=(0, 1.05), title=title)
+    ax.legend(loc="lower right")
+    return fig

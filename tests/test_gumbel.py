@@ -234,3 +234,23 @@ def test_sample_keep_rate_is_sigmoid_of_logit_on_both_paths():
 def test_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shape"):
         wm.masked_weight_samples(torch.ones(3, 4), torch.zeros(4, 3), n=2, seed=0)
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.5])
+def test_fused_kernels_across_parallel_chunks(tau):
+    # more elements than one parallel chunk of the numba kernels, with a ragged last chunk
+    n_el = 2 * _cpu_kernels._CHUNK + 1234
+    weight = torch.randn(n_el, generator=_gen(20))
+    logits = torch.randn(n_el, generator=_gen(21)).requires_grad_()
+    n, seed = 3, 2024
+    upstream = [torch.randn(n_el, generator=_gen(30 + k)) for k in range(n)]
+    outs = wm.masked_weight_samples(weight, logits, n=n, tau=tau, seed=seed)
+    torch.autograd.backward(outs, upstream)
+    u = _reference_uniforms("fused", seed, n, logits)
+    keep = u > torch.sigmoid(-logits.detach()).double()
+    assert torch.equal(torch.stack(outs), weight * keep)
+    assert torch.equal(sample_keep(logits, n, seed), keep)
+    s = torch.sigmoid((logits.detach().double() + torch.logit(u)) / tau)
+    expected = weight.double() * sum(upstream[k].double() * s[k] * (1 - s[k]) / tau for k in range(n))
+    torch.testing.assert_close(logits.grad.double(), expected, rtol=1e-4,
+                               atol=1e-5 * expected.abs().max())

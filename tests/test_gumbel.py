@@ -254,3 +254,24 @@ def test_fused_kernels_across_parallel_chunks(tau):
     expected = weight.double() * sum(upstream[k].double() * s[k] * (1 - s[k]) / tau for k in range(n))
     torch.testing.assert_close(logits.grad.double(), expected, rtol=1e-4,
                                atol=1e-5 * expected.abs().max())
+
+
+@pytest.mark.parametrize("logit_dtype,weight_dtype", [(torch.float32, torch.float64),
+                                                      (torch.float64, torch.float32)])
+def test_mixed_dtypes_sample_like_sample_keep(logit_dtype, weight_dtype):
+    # the generator follows the logits (as in sample_keep), whatever the weight's dtype
+    path = "fused" if logit_dtype == torch.float32 else "torch"
+    weight = torch.randn(20, 30, generator=_gen(40)).to(weight_dtype)
+    logits = torch.randn(20, 30, generator=_gen(41)).to(logit_dtype).requires_grad_()
+    n, seed, tau = 4, 555, 0.5
+    outs = wm.masked_weight_samples(weight, logits, n=n, tau=tau, seed=seed)
+    keep = sample_keep(logits, n, seed)
+    assert all(o.dtype == weight_dtype and torch.equal(o, weight * keep[k]) for k, o in enumerate(outs))
+    upstream = [torch.randn(20, 30, generator=_gen(50 + k)).to(weight_dtype) for k in range(n)]
+    torch.autograd.backward(outs, upstream)
+    assert logits.grad.dtype == logit_dtype
+    u = _reference_uniforms(path, seed, n, logits)
+    s = torch.sigmoid((logits.detach().double() + torch.logit(u)) / tau)
+    expected = weight.double() * sum(upstream[k].double() * s[k] * (1 - s[k]) / tau for k in range(n))
+    torch.testing.assert_close(logits.grad.double(), expected, rtol=1e-4,
+                               atol=1e-5 * expected.abs().max())

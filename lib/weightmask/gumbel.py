@@ -96,8 +96,8 @@ class _MaskedWeightSamples(torch.autograd.Function):
             buf = torch.empty((n, weight.numel()), dtype=torch.float32)
             _kernels.masked_weights(_np(weight), _np(q), seed, buf.numpy())
             outs = tuple(b.view(weight.shape) for b in buf.unbind(0))
-        else:
-            keep = torch.gt(_torch_uniforms(seed, n, logits), q)
+        else:  # the same samples as sample_keep: the generator is chosen by the logits alone
+            keep = sample_keep(logits, n, seed)
             zero = weight.new_zeros(())
             outs = tuple(torch.where(keep[k], weight, zero) for k in range(n))
         ctx.save_for_backward(logits, weight, q)
@@ -110,14 +110,14 @@ class _MaskedWeightSamples(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return None, None, None, None, None
         tau, seed = ctx.tau, ctx.seed
-        if _fused(logits) and all(g is None or g.dtype == torch.float32 for g in grads):
+        if _fused(logits):  # the uniforms of the forward came from the kernels
             zeros = None
             flat = []
             for g in grads:
                 if g is None:  # a sample whose output did not reach the loss
                     zeros = torch.zeros(logits.numel()) if zeros is None else zeros
                     g = zeros
-                flat.append(_np(g))
+                flat.append(_np(g.to(torch.float32)))
             flat = tuple(flat)
             if tau == 1.0:
                 total = _kernels.logit_grad(flat, _np(q), seed)

@@ -70,6 +70,10 @@ def confusion_matrix(pred: Tensor, target: Tensor, n_classes: int) -> Tensor:
     pred, target = pred.reshape(-1).long().cpu(), target.reshape(-1).long().cpu()
     if pred.shape != target.shape:
         raise ValueError(f"pred and target differ in size: {pred.numel()} vs {target.numel()}")
+    for what, t in (("pred", pred), ("target", target)):  # out of range would be counted in a wrong cell
+        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n_classes):
+            raise ValueError(f"{what} has labels outside [0, {n_classes}): "
+                             f"min {int(t.min())}, max {int(t.max())} (n_classes={n_classes})")
     idx = target * n_classes + pred
     return torch.bincount(idx, minlength=n_classes * n_classes).reshape(n_classes, n_classes).float()
 

@@ -237,9 +237,9 @@ def test_shape_mismatch_raises():
 
 
 @pytest.mark.parametrize("tau", [1.0, 0.5])
-def test_fused_kernels_across_parallel_chunks(tau):
-    # more elements than one parallel chunk of the numba kernels, with a ragged last chunk
-    n_el = 2 * _cpu_kernels._CHUNK + 1234
+def test_fused_kernels_on_a_large_ragged_tensor(tau):
+    # large enough to be split across threads and vector lanes, with a ragged remainder
+    n_el = 3 * 16384 + 1234
     weight = torch.randn(n_el, generator=_gen(20))
     logits = torch.randn(n_el, generator=_gen(21)).requires_grad_()
     n, seed = 3, 2024

@@ -15,7 +15,6 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S40 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(40)
 _SCALE = np.float32(2.0 ** -24)
-_CHUNK = 16384  # elements per parallel task: a few L1/L2-sized rows
 
 
 @njit(inline="always")
@@ -50,16 +49,22 @@ def keep(q, seed, k):
 
 
 @njit(parallel=True, cache=True)
-def masked_weights(w, q, seed, out):
-    """``out[k] = w * keep(q, seed, k)`` for every sample k, in one pass over ``w`` and ``q``."""
-    n_samples, n = out.shape
+def masked_weights(w, q, seed, outs):
+    """``outs[k][:] = w * keep(q, seed, k)`` for every sample k.
+
+    ``outs`` is a tuple of separate arrays, not one ``[K, n]`` block: blocks of a weight's
+    size are reused from the heap step after step, while a fresh K-times larger block is
+    mapped anew by the allocator and costs as much in page faults as the sampling itself.
+    One flat parallel loop per sample: LLVM vectorizes it (generator included), which it
+    does not for a loop whose bounds are computed per chunk.
+    """
+    n = q.size
     zero = np.float32(0.0)
-    for c in prange((n + _CHUNK - 1) // _CHUNK):
-        lo, hi = c * _CHUNK, min((c + 1) * _CHUNK, n)
-        for k in range(n_samples):
-            base = np.uint64(k) * np.uint64(n)
-            for i in range(lo, hi):  # contiguous inner loop: vectorized
-                out[k, i] = w[i] if _uniform(seed, base + np.uint64(i)) > q[i] else zero
+    for k in range(len(outs)):
+        out = outs[k]
+        base = np.uint64(k) * np.uint64(n)
+        for i in prange(n):
+            out[i] = w[i] if _uniform(seed, base + np.uint64(i)) > q[i] else zero
 
 
 @njit(parallel=True, cache=True, fastmath=True)
@@ -72,15 +77,14 @@ def logit_grad(grads, q, seed):
     n = q.size
     out = np.empty(n, np.float32)
     one, two = np.float32(1.0), np.float32(2.0)
-    for c in prange((n + _CHUNK - 1) // _CHUNK):
-        for i in range(c * _CHUNK, min((c + 1) * _CHUNK, n)):
-            qi = q[i]
-            acc = np.float32(0.0)
-            for k in range(len(grads)):  # unrolled: the tuple length is a compile-time constant
-                u = _uniform(seed, np.uint64(k) * np.uint64(n) + np.uint64(i))
-                d = max(qi + u * (one - two * qi), np.float32(1e-30))  # d = 0 only where u (1 - u) = 0
-                acc += grads[k][i] * (u * (one - u)) / (d * d)
-            out[i] = acc * (qi * (one - qi))
+    for i in prange(n):
+        qi = q[i]
+        acc = np.float32(0.0)
+        for k in range(len(grads)):  # unrolled: the tuple length is a compile-time constant
+            u = _uniform(seed, np.uint64(k) * np.uint64(n) + np.uint64(i))
+            d = max(qi + u * (one - two * qi), np.float32(1e-30))  # d = 0 only where u (1 - u) = 0
+            acc += grads[k][i] * (u * (one - u)) / (d * d)
+        out[i] = acc * (qi * (one - qi))
     return out
 
 

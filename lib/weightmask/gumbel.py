@@ -13,6 +13,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from ._alloc import keep_freed_memory
+
 __all__ = ["gumbel_sigmoid", "masked_weight_samples", "sample_keep"]
 
 
@@ -93,9 +95,10 @@ class _MaskedWeightSamples(torch.autograd.Function):
     def forward(ctx, logits: Tensor, weight: Tensor, n: int, tau: float, seed: int):
         q = torch.sigmoid(-logits)
         if _fused(logits) and weight.dtype == torch.float32:
-            buf = torch.empty((n, weight.numel()), dtype=torch.float32)
-            _kernels.masked_weights(_np(weight), _np(q), seed, buf.numpy())
-            outs = tuple(b.view(weight.shape) for b in buf.unbind(0))
+            keep_freed_memory()
+            outs = tuple(torch.empty_like(weight, memory_format=torch.contiguous_format)
+                         for _ in range(n))
+            _kernels.masked_weights(_np(weight), _np(q), seed, tuple(o.view(-1).numpy() for o in outs))
         else:  # the same samples as sample_keep: the generator is chosen by the logits alone
             keep = sample_keep(logits, n, seed)
             zero = weight.new_zeros(())

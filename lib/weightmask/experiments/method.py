@@ -106,6 +106,12 @@ def run(config: dict, seeds: int | None = None, store: RunStore | None = None, d
             "histogram": pd.DataFrame(hist), "summary": pd.DataFrame(summary)}
 
 
+def _ends_and_middle(histogram: pd.DataFrame) -> tuple[float, float]:
+    """The smaller of the two end bins' fractions and the largest fraction of any bin between."""
+    f = histogram.groupby("left")["fraction"].mean().sort_index().to_numpy()
+    return float(min(f[0], f[-1])), float(f[1:-1].max())
+
+
 def verdicts(results: dict) -> pd.DataFrame:
     """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
     s = results["sampling"]
@@ -122,8 +128,11 @@ def verdicts(results: dict) -> pd.DataFrame:
             "reproduced" if ratio > 0.95 else "not reproduced",
             "the paper's criterion of > 95% of the original performance")
     near = float(results["summary"]["near_binary"].mean())
-    binary = (f"{near:.1%} of mask probabilities are < 0.05 or > 0.95",
-              "reproduced" if near > 0.95 else "not reproduced",
-              "over 95% of probabilities within 0.05 of 0 or 1" if near > 0.95
-              else "mask training too short for the logits to saturate")
+    ends, middle = _ends_and_middle(results["histogram"])
+    u_shaped = ends > middle
+    binary = (f"{near:.1%} of mask probabilities are < 0.05 or > 0.95; the end bins hold "
+              f"{ends:.1%} and {middle:.1%} at most in any bin between",
+              "reproduced" if u_shaped else "not reproduced",
+              "U-shaped: both end bins of the histogram exceed every bin between them" if u_shaped
+              else "not U-shaped: mask training too short for the logits to leave their start")
     return paper.verdict_table("method", {"mean": mean, "full-mask": full, "binary": binary})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from types import ModuleType
 
 EXPERIMENTS = {
@@ -14,3 +15,13 @@ def get(name: str) -> ModuleType:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def seed_ids(seeds: int | Iterable[int] | None, default: int) -> list[int]:
+    """The seeds to run: None -> the profile's ``default`` count, n -> 0..n-1, a list -> those."""
+    if seeds is None:
+        seeds = default
+    ids = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not ids or min(ids) < 0 or len(set(ids)) != len(ids):
+        raise ValueError(f"seeds must be a count >= 1 or distinct seed ids >= 0, got {seeds!r}")
+    return ids

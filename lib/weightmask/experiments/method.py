@@ -7,6 +7,7 @@ trained on the full task, with the histogram of its probabilities sigmoid(l).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from ..models import FNN
 from ..store import RunStore
 from ..tasks import arithmetic
 from ..training import train_mask, train_weights
+from . import seed_ids
 
 LOGITS = np.linspace(-4, 4, 17)
 TAUS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -84,12 +86,11 @@ def train(config: dict, seed: int, store: RunStore, device="auto"):
     return net, masked, mask, net_log, mask_log
 
 
-def run(config: dict, seeds: int | None = None, store: RunStore | None = None, device="auto") -> dict:
+def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None, device="auto") -> dict:
     """All tables of the chapter: ``sampling``, ``accuracy``, ``histogram``, ``probabilities``."""
     store = store or RunStore()
-    seeds = seeds or config["seeds"]
     acc, hist, summary = [], [], []
-    for seed in range(seeds):
+    for seed in seed_ids(seeds, config["seeds"]):
         net, masked, mask, net_log, mask_log = train(config, seed, store, device)
         probs = torch.cat([p.flatten().cpu() for p in masked.probabilities().values()])
         counts, _ = np.histogram(probs.numpy(), bins=BINS)

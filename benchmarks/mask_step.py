@@ -32,6 +32,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--hidden", type=int, default=2000)
+    p.add_argument("--profile", action="store_true",
+                   help="also print the operators that take the most time in 10 mask steps")
     args = p.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -75,6 +77,15 @@ def main() -> None:
     print(f"mask step   median {statistics.median(mask_t) * 1e3:8.1f} ms")
     print(f"ratio mask/plain: median {statistics.median(ratios):.2f}x "
           f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+        with profile(activities=acts) as prof:
+            for _ in range(10):
+                mask_step()
+            now()
+        key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+        print(prof.key_averages().table(sort_by=key, row_limit=15))
 
 
 if __name__ == "__main__":

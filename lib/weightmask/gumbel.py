@@ -100,9 +100,7 @@ class _MaskedWeightSamples(torch.autograd.Function):
                          for _ in range(n))
             _kernels.masked_weights(_np(weight), _np(q), seed, tuple(o.view(-1).numpy() for o in outs))
         else:  # the same samples as sample_keep: the generator is chosen by the logits alone
-            keep = sample_keep(logits, n, seed)
-            zero = weight.new_zeros(())
-            outs = tuple(torch.where(keep[k], weight, zero) for k in range(n))
+            outs = (weight * sample_keep(logits, n, seed)).unbind(0)  # one kernel for all samples
         ctx.save_for_backward(logits, weight, q)
         ctx.tau, ctx.seed, ctx.n = tau, seed, n
         return outs
@@ -127,13 +125,11 @@ class _MaskedWeightSamples(torch.autograd.Function):
             else:
                 total = _kernels.logit_grad_tau(flat, _np(logits), seed, tau)
             total = torch.from_numpy(total).view(logits.shape)
-        else:
+        else:  # all samples at once: a dozen kernels whatever K is
             u = _torch_uniforms(seed, ctx.n, logits)
-            total = torch.zeros_like(logits)
-            for k, g in enumerate(grads):
-                if g is not None:
-                    s = _soft(logits, u[k], tau)
-                    total.addcmul_(g, s * (1 - s) / tau)
+            g = torch.stack([torch.zeros_like(logits) if g is None else g.to(logits.dtype) for g in grads])
+            s = _soft(logits, u, tau)
+            total = (g * s * (1 - s)).sum(0).div_(tau)
         return total.mul_(weight), None, None, None, None
 
 

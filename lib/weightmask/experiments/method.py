@@ -75,12 +75,12 @@ def train(config: dict, seed: int, store: RunStore, device="auto"):
     net = FNN(config["sizes"]).to(device)
     net_log, mask_log = [], []
     train_weights(net, batches, loss_fn, steps=config["train_steps"], lr=config["lr"],
-                  eval_fn=evaluate, eval_every=config["eval_every"], log=net_log,
+                  eval_fn=evaluate, eval_every=config["eval_every"], log=net_log, device=device,
                   checkpoint=store.run("method.weights", net_cfg, seed), desc=f"weights seed {seed}")
     masked = MaskedModel(net, n_samples=config["n_samples"])
     gen.manual_seed(seed + 1000)
     mask = train_mask(masked, batches, loss_fn, steps=config["mask_steps"], beta=config["beta"],
-                      batch_size=config["batch"], lr=config["mask_lr"], eval_fn=evaluate,
+                      batch_size=config["batch"], lr=config["mask_lr"], eval_fn=evaluate, device=device,
                       eval_every=config["eval_every"], log=mask_log,
                       checkpoint=store.run("method.mask", mask_cfg, seed), desc=f"mask seed {seed}")
     return net, masked, mask, net_log, mask_log

@@ -40,3 +40,18 @@ def verdict_table(experiment: str, measured: dict[str, tuple[str, str, str]]) ->
         rows.append({"claim": c.text, "paper": c.paper, "source": c.source, "this run": value,
                      "verdict": verdict, "why": why})
     return pd.DataFrame(rows)
+
+
+def with_reference(table: pd.DataFrame, reference: pd.DataFrame | None) -> pd.DataFrame:
+    """``table`` with the reference run's figure and verdict beside each claim (GPU, paper profile).
+
+    Without a reference the table is returned unchanged, so a chapter renders either way.
+    """
+    if reference is None:
+        return table
+    ref = reference.set_index("claim")[["this run", "verdict"]]
+    ref.columns = ["reference run", "reference verdict"]
+    missing = set(table["claim"]) - set(ref.index)
+    if missing:
+        raise KeyError(f"the reference has no verdict for {sorted(missing)}")
+    return table.join(ref, on="claim")

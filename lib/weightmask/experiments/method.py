@@ -131,8 +131,8 @@ def verdicts(results: dict) -> pd.DataFrame:
     near = float(results["summary"]["near_binary"].mean())
     ends, middle = _ends_and_middle(results["histogram"])
     u_shaped = ends > middle
-    binary = (f"{near:.1%} of mask probabilities are < 0.05 or > 0.95; the end bins hold "
-              f"{ends:.1%} and {middle:.1%} at most in any bin between",
+    binary = (f"{near:.1%} of mask probabilities are < 0.05 or > 0.95; smaller end bin "
+              f"{ends:.2%} of them, largest bin between {middle:.2%}",
               "reproduced" if u_shaped else "not reproduced",
               "U-shaped: both end bins of the histogram exceed every bin between them" if u_shaped
               else "not U-shaped: mask training too short for the logits to leave their start")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import weightmask as wm
-from weightmask import _cpu_kernels
+from weightmask import _cpu_kernels, gumbel
 from weightmask.gumbel import sample_keep
 
 LOGIT_VALUES = [-3.0, -1.5, -0.5, 0.0, 0.5, 1.5, 3.0]
@@ -275,3 +275,45 @@ def test_mixed_dtypes_sample_like_sample_keep(logit_dtype, weight_dtype):
     expected = weight.double() * sum(upstream[k].double() * s[k] * (1 - s[k]) / tau for k in range(n))
     torch.testing.assert_close(logits.grad.double(), expected, rtol=1e-4,
                                atol=1e-5 * expected.abs().max())
+
+
+def test_many_equals_single_per_tensor_and_sample_keep_many():
+    shapes = [(7, 5), (5,), (3, 2, 4)]
+    for dtype in PATHS.values():
+        weights = [torch.randn(s, generator=_gen(60 + i)).to(dtype) for i, s in enumerate(shapes)]
+        logits = [torch.randn(s, generator=_gen(70 + i)).to(dtype).requires_grad_() for i, s in enumerate(shapes)]
+        n, seed, tau = 3, 99, 1.0
+        outs = wm.masked_weight_samples_many(weights, logits, n=n, tau=tau, seed=seed)
+        keeps = gumbel.sample_keep_many(logits, n, seed)
+        for w, o, k in zip(weights, outs, keeps):
+            assert len(o) == n and all(torch.equal(o[j], w * k[j]) for j in range(n))
+        # the first tensor keeps the seed; on the fused path it is sampled alone, as by itself
+        single = wm.masked_weight_samples(weights[0], logits[0], n=n, tau=tau, seed=seed)
+        same = all(torch.equal(a, b) for a, b in zip(single, outs[0]))
+        assert same == (dtype == PATHS["fused"])
+
+
+def test_many_gradient_matches_reference_on_the_grouped_path():
+    shapes = [(6, 4), (4,)]
+    weights = [torch.randn(s, generator=_gen(80 + i), dtype=torch.float64) for i, s in enumerate(shapes)]
+    logits = [torch.randn(s, generator=_gen(90 + i), dtype=torch.float64).requires_grad_()
+              for i, s in enumerate(shapes)]
+    n, seed, tau = 4, 7, 0.5
+    outs = wm.masked_weight_samples_many(weights, logits, n=n, tau=tau, seed=seed)
+    up = [[torch.randn(s, generator=_gen(100 + 10 * i + k), dtype=torch.float64) for k in range(n)]
+          for i, s in enumerate(shapes)]
+    # sample 1 of tensor 0 does not reach the loss: its gradient is None in the backward
+    loss = sum((outs[i][k] * up[i][k]).sum() for i in range(2) for k in range(n) if (i, k) != (0, 1))
+    loss.backward()
+    flat = torch.cat([l.detach().reshape(-1) for l in logits])
+    u = torch.rand((n, flat.numel()), generator=_gen(seed), dtype=torch.float64)
+    s = torch.sigmoid((flat + torch.logit(u)) / tau).split([l.numel() for l in logits], dim=1)
+    for i in range(2):
+        ds = s[i].view(n, *shapes[i])
+        expected = weights[i] * sum(up[i][k] * ds[k] * (1 - ds[k]) / tau for k in range(n) if (i, k) != (0, 1))
+        torch.testing.assert_close(logits[i].grad, expected)
+
+
+def test_many_rejects_mismatched_lists():
+    with pytest.raises(ValueError, match="2 weights but 1 logits"):
+        wm.masked_weight_samples_many([torch.ones(2), torch.ones(2)], [torch.zeros(2)], n=1, seed=0)

@@ -506,3 +506,58 @@ def test_user_model_trains_a_mask(one_thread):
     loss1, acc1 = evaluate()
     assert loss1 < loss0 - 0.1 and acc1 > acc0 + 0.1, (loss0, loss1, acc0, acc1)
     assert masked.mask().density() < 1
+
+
+# -- the grouped path (all tensors as one flat tensor, as on a GPU) -------------------------
+
+@pytest.mark.parametrize("build,args,in_dim,out_dims", [
+    (lambda: nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3)), lambda: [torch.randn(8, 5)], 0, 0),
+    (lambda: nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU()),
+     lambda: [torch.randn(8, 2, 5, 5)], 0, 0),
+    (lambda: nn.LSTM(3, 5, num_layers=2), lambda: [torch.randn(6, 8, 3)], 1, (1, (1, 1))),
+    (lambda: nn.MultiheadAttention(8, 2, batch_first=True),
+     lambda: [torch.randn(8, 5, 8), torch.randn(8, 7, 8), torch.randn(8, 7, 8)], 0, 0),
+], ids=["mlp", "conv-bn", "lstm", "attention"])
+def test_grouped_path_per_slice(build, args, in_dim, out_dims):
+    # float64 parameters take the grouped path: one flat tensor for all parameters, one seed
+    torch.manual_seed(20)
+    model = build().double()
+    masked = wrap(model, in_dims=in_dim, out_dims=out_dims)
+    check_per_slice(masked, [a.double() for a in args()], in_dim=in_dim, out_dims=out_dims)
+
+
+def test_grouped_path_gradient_reaches_every_logit_and_respects_fixed():
+    torch.manual_seed(21)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3)).double()
+    masked = wrap(model)
+    masked(torch.randn(8, 5, dtype=torch.float64)).sum().backward()
+    assert all(l.grad is not None and l.grad.abs().sum() > 0 for l in masked.logits)
+    for l in masked.logits:
+        l.grad = None
+    with masked.fixed({"0.weight": torch.ones(8, 5, dtype=torch.bool)}):
+        masked(torch.randn(8, 5, dtype=torch.float64)).sum().backward()
+    grads = dict(zip(masked.names, (l.grad for l in masked.logits)))
+    assert grads["0.weight"] is None  # fixed: not sampled, no gradient
+    assert all(grads[n].abs().sum() > 0 for n in ("0.bias", "2.weight", "2.bias"))
+
+
+def test_tied_weights_are_masked_at_every_use():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(4, 4, bias=False)
+            self.b = nn.Linear(4, 4, bias=False)
+            self.b.weight = self.a.weight  # one tensor, two names
+
+        def forward(self, x):
+            return self.b(torch.relu(self.a(x)))
+
+    torch.manual_seed(22)
+    model = Tied()
+    masked = MaskedModel(model, n_samples=1)
+    assert masked.names == ["a.weight"]
+    m = torch.rand(4, 4) < 0.5
+    x = torch.randn(3, 4)
+    w = model.a.weight.detach() * m
+    with masked.fixed({"a.weight": m}):
+        torch.testing.assert_close(masked(x), torch.relu(x @ w.T) @ w.T)

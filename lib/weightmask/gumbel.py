@@ -15,7 +15,8 @@ from torch import Tensor
 
 from ._alloc import keep_freed_memory
 
-__all__ = ["gumbel_sigmoid", "masked_weight_samples", "sample_keep"]
+__all__ = ["gumbel_sigmoid", "masked_weight_samples", "masked_weight_samples_many", "sample_keep",
+           "sample_keep_many"]
 
 
 def _check_tau(tau: float) -> None:
@@ -69,40 +70,77 @@ def _np(t: Tensor):
     return t.detach().contiguous().view(-1).numpy()
 
 
+def _sub_seed(seed: int, i: int) -> int:
+    """The seed of the i-th group of tensors sampled under one seed (i = 0 keeps the seed)."""
+    return (seed + i * 0x9E3779B97F4A7C15) % 2**63
+
+
+def _groups(logits: Sequence[Tensor], weights: Sequence[Tensor] | None = None) -> list[list[int]]:
+    """Which tensors are sampled together: each CPU float32 tensor alone (its own fused kernels),
+    the others as one flat tensor per (device, dtypes), so that the number of kernels on a GPU
+    does not grow with the number of tensors."""
+    groups: dict = {}
+    for i, l in enumerate(logits):
+        key = ("alone", i) if _fused(l) else (
+            l.device, l.dtype, None if weights is None else weights[i].dtype)
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def _flat(tensors: Sequence[Tensor]) -> Tensor:
+    return torch.cat([t.reshape(-1) for t in tensors]) if len(tensors) > 1 else tensors[0].reshape(-1)
+
+
+def _keep_fused(logits: Tensor, n: int, seed: int) -> Tensor:
+    qn = _np(torch.sigmoid(-logits.detach()))
+    return torch.stack([torch.from_numpy(_kernels.keep(qn, seed, k)).view(logits.shape)
+                        for k in range(n)])
+
+
+def sample_keep_many(logits: Sequence[Tensor], n: int, seed: int) -> list[Tensor]:
+    """Boolean samples ``[n, *l.shape]`` per tensor, the masks :func:`masked_weight_samples_many`
+    applies for the same seed (and the same tensors in the same order)."""
+    out: list[Tensor | None] = [None] * len(logits)
+    for g, idx in enumerate(_groups(logits)):
+        seed_g = _sub_seed(seed, g)
+        if len(idx) == 1 and _fused(logits[idx[0]]):
+            out[idx[0]] = _keep_fused(logits[idx[0]], n, seed_g)
+            continue
+        flat = _flat([logits[i].detach() for i in idx])
+        keep = torch.gt(_torch_uniforms(seed_g, n, flat), torch.sigmoid(-flat))
+        for i, part in zip(idx, keep.split([logits[i].numel() for i in idx], dim=1)):
+            out[i] = part.view(n, *logits[i].shape)
+    return out
+
+
 def sample_keep(logits: Tensor, n: int, seed: int) -> Tensor:
     """Boolean samples ``[n, *logits.shape]`` with ``P(True) = sigmoid(logits)``, for a given seed.
 
     These are the binary masks that :func:`masked_weight_samples` applies for the same seed.
     """
-    logits = logits.detach()
-    q = torch.sigmoid(-logits)
-    if _fused(logits):
-        qn = _np(q)
-        return torch.stack([torch.from_numpy(_kernels.keep(qn, seed, k)).view(logits.shape)
-                            for k in range(n)])
-    return torch.gt(_torch_uniforms(seed, n, logits), q)
+    return sample_keep_many([logits], n, seed)[0]
 
 
 class _MaskedWeightSamples(torch.autograd.Function):
     """``weight * b_k`` for K independent hard samples ``b_k``, differentiable in the logits only.
 
-    The estimator of ``weight * gumbel_sigmoid(logits, tau)``, drawn K times from one seed.
-    Nothing per sample is stored: the backward regenerates the uniforms from the seed and
-    accumulates ``ds/dl = s (1 - s) / tau`` over the K samples.
+    The estimator of ``weight * gumbel_sigmoid(logits, tau)``, drawn K times from one seed,
+    for CPU float32 logits (fused kernels). Nothing per sample is stored: the backward
+    regenerates the uniforms from the seed and accumulates ``ds/dl = s (1 - s) / tau``.
     """
 
     @staticmethod
     def forward(ctx, logits: Tensor, weight: Tensor, n: int, tau: float, seed: int):
         q = torch.sigmoid(-logits)
-        if _fused(logits) and weight.dtype == torch.float32:
+        if weight.dtype == torch.float32:
             keep_freed_memory()
             outs = tuple(torch.empty_like(weight, memory_format=torch.contiguous_format)
                          for _ in range(n))
             _kernels.masked_weights(_np(weight), _np(q), seed, tuple(o.view(-1).numpy() for o in outs))
         else:  # the same samples as sample_keep: the generator is chosen by the logits alone
-            outs = (weight * sample_keep(logits, n, seed)).unbind(0)  # one kernel for all samples
+            outs = (weight * _keep_fused(logits, n, seed)).unbind(0)
         ctx.save_for_backward(logits, weight, q)
-        ctx.tau, ctx.seed, ctx.n = tau, seed, n
+        ctx.tau, ctx.seed = tau, seed
         return outs
 
     @staticmethod
@@ -110,27 +148,79 @@ class _MaskedWeightSamples(torch.autograd.Function):
         logits, weight, q = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
             return None, None, None, None, None
-        tau, seed = ctx.tau, ctx.seed
-        if _fused(logits):  # the uniforms of the forward came from the kernels
-            zeros = None
-            flat = []
-            for g in grads:
-                if g is None:  # a sample whose output did not reach the loss
-                    zeros = torch.zeros(logits.numel()) if zeros is None else zeros
-                    g = zeros
-                flat.append(_np(g.to(torch.float32)))
-            flat = tuple(flat)
-            if tau == 1.0:
-                total = _kernels.logit_grad(flat, _np(q), seed)
-            else:
-                total = _kernels.logit_grad_tau(flat, _np(logits), seed, tau)
-            total = torch.from_numpy(total).view(logits.shape)
-        else:  # all samples at once: a dozen kernels whatever K is
-            u = _torch_uniforms(seed, ctx.n, logits)
-            g = torch.stack([torch.zeros_like(logits) if g is None else g.to(logits.dtype) for g in grads])
-            s = _soft(logits, u, tau)
-            total = (g * s * (1 - s)).sum(0).div_(tau)
-        return total.mul_(weight), None, None, None, None
+        zeros = None
+        flat = []
+        for g in grads:
+            if g is None:  # a sample whose output did not reach the loss
+                zeros = torch.zeros(logits.numel()) if zeros is None else zeros
+                g = zeros
+            flat.append(_np(g.to(torch.float32)))
+        flat = tuple(flat)
+        if ctx.tau == 1.0:
+            total = _kernels.logit_grad(flat, _np(q), ctx.seed)
+        else:
+            total = _kernels.logit_grad_tau(flat, _np(logits), ctx.seed, ctx.tau)
+        return torch.from_numpy(total).view(logits.shape).mul_(weight), None, None, None, None
+
+
+class _FlatSamples(torch.autograd.Function):
+    """K masked copies of several tensors sampled as one flat tensor: a dozen kernels in all.
+
+    Inputs: ``n, tau, seed, count, *logits, *weights``; outputs: ``n * count`` tensors,
+    sample-major. The backward regenerates the uniforms from the seed.
+    """
+
+    @staticmethod
+    def forward(ctx, n: int, tau: float, seed: int, count: int, *tensors: Tensor):
+        logits, weights = tensors[:count], tensors[count:]
+        flat_l, flat_w = _flat(logits), _flat(weights)
+        keep = torch.gt(_torch_uniforms(seed, n, flat_l), torch.sigmoid(-flat_l))
+        out = flat_w * keep
+        sizes = [l.numel() for l in logits]
+        ctx.save_for_backward(flat_l, flat_w)
+        ctx.meta = (n, tau, seed, sizes, [l.shape for l in logits])
+        return tuple(part.view(l.shape) for k in range(n) for part, l in zip(out[k].split(sizes), logits))
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor):
+        flat_l, flat_w = ctx.saved_tensors
+        n, tau, seed, sizes, shapes = ctx.meta
+        count = len(sizes)
+        none = (None,) * 4
+        if not any(ctx.needs_input_grad[4:4 + count]):
+            return none + (None,) * (2 * count)
+        g = torch.cat([flat_l.new_zeros(sizes[j % count]) if gr is None else gr.reshape(-1).to(flat_l.dtype)
+                       for j, gr in enumerate(grads)]).view(n, -1)
+        s = _soft(flat_l, _torch_uniforms(seed, n, flat_l), tau)
+        total = (g * s * (1 - s)).sum(0).div_(tau).mul_(flat_w)
+        return none + tuple(t.view(sh) for t, sh in zip(total.split(sizes), shapes)) + (None,) * count
+
+
+def masked_weight_samples_many(weights: Sequence[Tensor], logits: Sequence[Tensor], n: int = 1,
+                               tau: float = 1.0, seed: int | None = None) -> list[tuple[Tensor, ...]]:
+    """:func:`masked_weight_samples` for several tensors under one seed: per tensor, ``n`` samples.
+
+    ``sample_keep_many(logits, n, seed)`` returns the same binary masks.
+    """
+    _check_tau(tau)
+    if len(weights) != len(logits):
+        raise ValueError(f"{len(weights)} weights but {len(logits)} logits")
+    for w, l in zip(weights, logits):
+        if l.shape != w.shape:
+            raise ValueError(f"logits shape {tuple(l.shape)} != weight shape {tuple(w.shape)}")
+    seed = _draw_seed() if seed is None else int(seed)
+    out: list[tuple[Tensor, ...] | None] = [None] * len(logits)
+    for g, idx in enumerate(_groups(logits, weights)):
+        seed_g = _sub_seed(seed, g)
+        if len(idx) == 1 and _fused(logits[idx[0]]):
+            i = idx[0]
+            out[i] = _MaskedWeightSamples.apply(logits[i], weights[i].detach(), n, float(tau), seed_g)
+            continue
+        flat = _FlatSamples.apply(n, float(tau), seed_g, len(idx), *[logits[i] for i in idx],
+                                  *[weights[i].detach() for i in idx])
+        for j, i in enumerate(idx):
+            out[i] = flat[j::len(idx)]
+    return out
 
 
 def masked_weight_samples(weight: Tensor, logits: Tensor, n: int = 1, tau: float = 1.0,
@@ -141,8 +231,4 @@ def masked_weight_samples(weight: Tensor, logits: Tensor, n: int = 1, tau: float
     ``sample_keep(logits, n, seed)`` returns the same binary masks. The weight gets no
     gradient (it is frozen); the logits get the straight-through gradient of eq. 2.
     """
-    _check_tau(tau)
-    if logits.shape != weight.shape:
-        raise ValueError(f"logits shape {tuple(logits.shape)} != weight shape {tuple(weight.shape)}")
-    seed = _draw_seed() if seed is None else int(seed)
-    return _MaskedWeightSamples.apply(logits, weight.detach(), n, float(tau), seed)
+    return masked_weight_samples_many([weight], [logits], n, tau, seed)[0]

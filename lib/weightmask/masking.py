@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from torch.utils import _pytree as pytree
 
-from .gumbel import _draw_seed, masked_weight_samples, sample_keep
+from .gumbel import _draw_seed, masked_weight_samples_many, sample_keep_many
 from .mask import Mask
 
 __all__ = ["MaskedModel", "UnsupportedLayerError"]
@@ -120,6 +120,10 @@ class MaskedModel(nn.Module):
         self.logits = nn.ParameterList(
             nn.Parameter(torch.full_like(params[n], init)) for n in self.names)
         self._fixed: dict[str, Tensor] = {}
+        by_id: dict[int, list[str]] = {}  # every name of each parameter, tied weights included
+        for alias, p in model.named_parameters(remove_duplicate=False):
+            by_id.setdefault(id(p), []).append(alias)
+        self._aliases = {n: by_id[id(params[n])] for n in self.names}
 
     # -- properties ----------------------------------------------------------------------
     @property
@@ -162,8 +166,9 @@ class MaskedModel(nn.Module):
     def sample(self, n: int | None = None) -> list[Mask]:
         """Draw ``n`` (default ``n_samples``) masks exactly as ``forward`` draws them."""
         n = self.n_samples if n is None else n
-        keep = {name: sample_keep(l, n, _draw_seed())
-                for name, l in zip(self.names, self.logits) if name not in self._fixed}
+        sampled = [(name, l) for name, l in zip(self.names, self.logits) if name not in self._fixed]
+        keeps = sample_keep_many([l for _, l in sampled], n, _draw_seed()) if sampled else []
+        keep = {name: k for (name, _), k in zip(sampled, keeps)}
         return [Mask({**{m: self._fixed[m] > 0 for m in self._fixed}, **{m: k[i] for m, k in keep.items()}})
                 for i in range(n)]
 
@@ -249,15 +254,26 @@ class MaskedModel(nn.Module):
         replaced = {n: weights[n] * m for n, m in self._fixed.items()}
         sampled = [(n, l) for n, l in zip(self.names, self.logits) if n not in self._fixed]
         if not sampled:
-            return functional_call(self.model, replaced, args, kwargs)
+            return self._call(replaced, args, kwargs)
         k = self.n_samples
-        draws = {n: masked_weight_samples(weights[n], l, k, self.tau) for n, l in sampled}
+        # all tensors under one seed: on a GPU they are sampled as one flat tensor
+        draws = dict(zip((n for n, _ in sampled), masked_weight_samples_many(
+            [weights[n] for n, _ in sampled], [l for _, l in sampled], k, self.tau)))
         if k == 1:
-            return functional_call(self.model, {**replaced, **{n: d[0] for n, d in draws.items()}},
-                                   args, kwargs)
-        outs = [functional_call(self.model, {**replaced, **{n: d[i] for n, d in draws.items()}}, a, kw)
+            return self._call({**replaced, **{n: d[0] for n, d in draws.items()}}, args, kwargs)
+        outs = [self._call({**replaced, **{n: d[i] for n, d in draws.items()}}, a, kw)
                 for i, (a, kw) in enumerate(self._split(args, kwargs, k))]
         return self._merge(outs)
+
+    def _call(self, tensors: dict[str, Tensor], args, kwargs):
+        """The model with ``tensors`` in place of its parameters (and of every tied alias of them).
+
+        Aliases are resolved once at construction, so no call has to search the module tree
+        for tied weights (``functional_call``'s ``tie_weights``), which costs as much as a
+        small layer's forward pass.
+        """
+        full = {alias: t for name, t in tensors.items() for alias in self._aliases[name]}
+        return functional_call(self.model, full, args, kwargs, tie_weights=False)
 
     def extra_repr(self) -> str:
         total = sum(l.numel() for l in self.logits)

@@ -104,3 +104,20 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, stage):
     # a finished run is reused without training: a loss that always fails is never called
     again = run("b", killing(at=1))
     assert all(torch.equal(reference[k], again[k]) for k in reference)
+
+
+def test_nan_loss_stops_the_run_before_anything_is_saved(tmp_path):
+    def nan_at_step_4(model, batch, calls=[0]):
+        calls[0] += 1
+        loss = loss_fn(model, batch)
+        return loss * float("nan") if calls[0] == 5 else loss
+
+    run = wm.RunStore(tmp_path).run("nan", {"x": 1}, 0)
+    torch.manual_seed(0)
+    with pytest.raises(FloatingPointError, match="between steps 3 and 6"):
+        wm.train_weights(FNN([10, 8, 2]), batches, nan_at_step_4, steps=20, checkpoint=run,
+                         checkpoint_every=3, progress=False)
+    state = run.load_checkpoint()
+    assert state["step"] == 3  # the clean state; step 6 was never saved
+    assert all(torch.isfinite(v).all() for v in state["module"].values())
+    assert not run.done

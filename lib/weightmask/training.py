@@ -74,6 +74,9 @@ def _progress(steps: int, start: int, desc: str, progress: bool | None) -> tqdm:
                 dynamic_ncols=True, mininterval=1.0)
 
 
+_CHECK_EVERY = 100  # steps between checks that the loss stayed finite: each check waits for a GPU
+
+
 def _loop(*, module: nn.Module, params: list[nn.Parameter], step_loss: Callable[[int], tuple],
           steps: int, optimizer: torch.optim.Optimizer, scheduler, clip: float | None,
           evaluate: Callable[[], Mapping[str, float]] | None, eval_every: int,
@@ -99,12 +102,22 @@ def _loop(*, module: nn.Module, params: list[nn.Parameter], step_loss: Callable[
                 "rng": torch.get_rng_state(), "log": log})
 
     bar = _progress(steps, start, desc, progress)
+    finite = None  # all losses since the last check finite? A device tensor: no sync per step
+    checked = start
+
+    def check(done: int) -> None:
+        nonlocal finite, checked
+        if finite is not None and not bool(finite):
+            raise FloatingPointError(f"{desc}: the loss became inf or nan between steps {checked} "
+                                     f"and {done}; the last checkpoint holds the state before it")
+        finite, checked = None, done
+
     try:
         for step in range(start, steps):
             optimizer.zero_grad(set_to_none=True)
             loss, parts = step_loss(step)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{desc}: loss became {float(loss)} at step {step}")
+            ok = torch.isfinite(loss.detach())
+            finite = ok if finite is None else finite & ok
             loss.backward()
             if clip:
                 torch.nn.utils.clip_grad_norm_(params, clip)
@@ -112,12 +125,16 @@ def _loop(*, module: nn.Module, params: list[nn.Parameter], step_loss: Callable[
             if scheduler is not None:
                 scheduler.step()
             done = step + 1
-            if evaluate is not None and (done % eval_every == 0 or done == steps):
-                row = {"step": done, **parts, **dict(evaluate())}
+            evaluating = evaluate is not None and (done % eval_every == 0 or done == steps)
+            saving = checkpoint is not None and done % checkpoint_every == 0 and done < steps
+            if evaluating or saving or done % _CHECK_EVERY == 0 or done == steps:
+                check(done)  # before anything is logged or saved
+            if evaluating:
+                row = {"step": done, **{k: float(v) for k, v in parts.items()}, **dict(evaluate())}
                 log.append(row)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "step"}, refresh=False)
             bar.update(1)
-            if checkpoint is not None and done % checkpoint_every == 0 and done < steps:
+            if saving:
                 save(done)
     finally:
         bar.close()
@@ -160,7 +177,7 @@ def train_weights(model: nn.Module, batches: Batches, loss_fn: LossFn, *, steps:
 
     def step_loss(step: int):
         loss = loss_fn(model, get(step))
-        return loss, {"loss": float(loss.detach())}
+        return loss, {"loss": loss.detach()}
 
     def evaluate():
         was = model.training
@@ -233,7 +250,7 @@ def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn
     def step_loss(step: int):
         task = loss_fn(masked, get(step))
         reg = masked.regularizer()
-        return task + alpha * reg, {"loss": float(task.detach())}
+        return task + alpha * reg, {"loss": task.detach()}
 
     def evaluate():
         mask = masked.mask()

@@ -5,11 +5,11 @@ import pandas as pd
 from weightmask.experiments import method
 
 
-def _results(fractions, masked_mul=0.99, sampling_error=0.0):
+def _results(fractions, masked_mul=0.99, sampling_error=0.0, unmasked=1.0):
     left = method.BINS[:-1]
     hist = pd.DataFrame({"seed": 0, "left": left, "right": method.BINS[1:], "fraction": fractions})
     acc = pd.DataFrame([{"seed": 0, "model": m, "op": op, "accuracy": a}
-                        for m, accs in (("unmasked", (1.0, 1.0)), ("mask (full task)", (1.0, masked_mul)))
+                        for m, accs in (("unmasked", (unmasked, unmasked)), ("mask (full task)", (1.0, masked_mul)))
                         for op, a in zip(("add", "mul"), accs)])
     sig = np.array([0.2, 0.5, 0.9])
     sampling = pd.DataFrame({"sigmoid": sig, "draws": 10_000, "hard_mean": sig + sampling_error})
@@ -34,5 +34,7 @@ def test_accuracy_and_sampling_verdicts_can_fail():
     flat = np.full(len(method.BINS) - 1, 1 / (len(method.BINS) - 1))
     assert _verdict(_results(flat, masked_mul=0.99), "keeps") == "reproduced"
     assert _verdict(_results(flat, masked_mul=0.90), "keeps") == "not reproduced"
+    # a network at chance has no performance to keep
+    assert _verdict(_results(flat, masked_mul=0.05, unmasked=0.04), "keeps") == "not comparable"
     assert _verdict(_results(flat), "Bernoulli") == "reproduced"
     assert _verdict(_results(flat, sampling_error=0.05), "Bernoulli") == "not reproduced"

@@ -66,6 +66,14 @@ def _torch_uniforms(seed: int, n: int, like: Tensor) -> Tensor:
     return torch.rand((n, *like.shape), generator=gen, device=like.device, dtype=like.dtype)
 
 
+def _uniforms(seed: int | None, n: int, like: Tensor) -> Tensor:
+    """Uniforms ``[n, *like.shape]`` from a generator seeded with ``seed``; with None, from the
+    device's default generator, whose draws a replayed CUDA graph renews."""
+    if seed is None:
+        return torch.rand((n, *like.shape), device=like.device, dtype=like.dtype)
+    return _torch_uniforms(seed, n, like)
+
+
 def _np(t: Tensor):
     return t.detach().contiguous().view(-1).numpy()
 
@@ -87,6 +95,20 @@ def _groups(logits: Sequence[Tensor], weights: Sequence[Tensor] | None = None) -
     return list(groups.values())
 
 
+def _alone(logits: Sequence[Tensor], idx: list[int]) -> bool:
+    return len(idx) == 1 and _fused(logits[idx[0]])
+
+
+def _group_seeds(logits: Sequence[Tensor], groups: list[list[int]], seed: int | None) -> list[int | None]:
+    """One seed per group. Without a seed, the fused (CPU) tensors get seeds derived from one
+    draw of PyTorch's global generator and the other groups use their device's default generator."""
+    if seed is None:
+        alone = [_alone(logits, idx) for idx in groups]
+        base = _draw_seed() if any(alone) else 0
+        return [_sub_seed(base, g) if a else None for g, a in enumerate(alone)]
+    return [_sub_seed(seed, g) for g in range(len(groups))]
+
+
 def _flat(tensors: Sequence[Tensor]) -> Tensor:
     return torch.cat([t.reshape(-1) for t in tensors]) if len(tensors) > 1 else tensors[0].reshape(-1)
 
@@ -97,17 +119,18 @@ def _keep_fused(logits: Tensor, n: int, seed: int) -> Tensor:
                         for k in range(n)])
 
 
-def sample_keep_many(logits: Sequence[Tensor], n: int, seed: int) -> list[Tensor]:
+def sample_keep_many(logits: Sequence[Tensor], n: int, seed: int | None = None) -> list[Tensor]:
     """Boolean samples ``[n, *l.shape]`` per tensor, the masks :func:`masked_weight_samples_many`
-    applies for the same seed (and the same tensors in the same order)."""
+    applies for the same seed (and the same tensors in the same order); with ``seed=None``, for
+    the same state of PyTorch's generators."""
     out: list[Tensor | None] = [None] * len(logits)
-    for g, idx in enumerate(_groups(logits)):
-        seed_g = _sub_seed(seed, g)
-        if len(idx) == 1 and _fused(logits[idx[0]]):
+    groups = _groups(logits)
+    for idx, seed_g in zip(groups, _group_seeds(logits, groups, seed)):
+        if _alone(logits, idx):
             out[idx[0]] = _keep_fused(logits[idx[0]], n, seed_g)
             continue
         flat = _flat([logits[i].detach() for i in idx])
-        keep = torch.gt(_torch_uniforms(seed_g, n, flat), torch.sigmoid(-flat))
+        keep = torch.gt(_uniforms(seed_g, n, flat), torch.sigmoid(-flat))
         for i, part in zip(idx, keep.split([logits[i].numel() for i in idx], dim=1)):
             out[i] = part.view(n, *logits[i].shape)
     return out
@@ -167,31 +190,32 @@ class _FlatSamples(torch.autograd.Function):
     """K masked copies of several tensors sampled as one flat tensor: a dozen kernels in all.
 
     Inputs: ``n, tau, seed, count, *logits, *weights``; outputs: ``n * count`` tensors,
-    sample-major. The backward regenerates the uniforms from the seed.
+    sample-major. The uniforms are kept for the backward (on a GPU memory is cheaper than
+    a second draw, and a CUDA graph can replay the default generator but not a re-seeding).
     """
 
     @staticmethod
-    def forward(ctx, n: int, tau: float, seed: int, count: int, *tensors: Tensor):
+    def forward(ctx, n: int, tau: float, seed: int | None, count: int, *tensors: Tensor):
         logits, weights = tensors[:count], tensors[count:]
         flat_l, flat_w = _flat(logits), _flat(weights)
-        keep = torch.gt(_torch_uniforms(seed, n, flat_l), torch.sigmoid(-flat_l))
-        out = flat_w * keep
+        u = _uniforms(seed, n, flat_l)
+        out = flat_w * torch.gt(u, torch.sigmoid(-flat_l))
         sizes = [l.numel() for l in logits]
-        ctx.save_for_backward(flat_l, flat_w)
-        ctx.meta = (n, tau, seed, sizes, [l.shape for l in logits])
+        ctx.save_for_backward(flat_l, flat_w, u)
+        ctx.meta = (n, tau, sizes, [l.shape for l in logits])
         return tuple(part.view(l.shape) for k in range(n) for part, l in zip(out[k].split(sizes), logits))
 
     @staticmethod
     def backward(ctx, *grads: Tensor):
-        flat_l, flat_w = ctx.saved_tensors
-        n, tau, seed, sizes, shapes = ctx.meta
+        flat_l, flat_w, u = ctx.saved_tensors
+        n, tau, sizes, shapes = ctx.meta
         count = len(sizes)
         none = (None,) * 4
         if not any(ctx.needs_input_grad[4:4 + count]):
             return none + (None,) * (2 * count)
         g = torch.cat([flat_l.new_zeros(sizes[j % count]) if gr is None else gr.reshape(-1).to(flat_l.dtype)
                        for j, gr in enumerate(grads)]).view(n, -1)
-        s = _soft(flat_l, _torch_uniforms(seed, n, flat_l), tau)
+        s = _soft(flat_l, u, tau)
         total = (g * s * (1 - s)).sum(0).div_(tau).mul_(flat_w)
         return none + tuple(t.view(sh) for t, sh in zip(total.split(sizes), shapes)) + (None,) * count
 
@@ -200,7 +224,8 @@ def masked_weight_samples_many(weights: Sequence[Tensor], logits: Sequence[Tenso
                                tau: float = 1.0, seed: int | None = None) -> list[tuple[Tensor, ...]]:
     """:func:`masked_weight_samples` for several tensors under one seed: per tensor, ``n`` samples.
 
-    ``sample_keep_many(logits, n, seed)`` returns the same binary masks.
+    ``sample_keep_many(logits, n, seed)`` returns the same binary masks (with ``seed=None``:
+    for the same state of PyTorch's generators).
     """
     _check_tau(tau)
     if len(weights) != len(logits):
@@ -208,11 +233,10 @@ def masked_weight_samples_many(weights: Sequence[Tensor], logits: Sequence[Tenso
     for w, l in zip(weights, logits):
         if l.shape != w.shape:
             raise ValueError(f"logits shape {tuple(l.shape)} != weight shape {tuple(w.shape)}")
-    seed = _draw_seed() if seed is None else int(seed)
     out: list[tuple[Tensor, ...] | None] = [None] * len(logits)
-    for g, idx in enumerate(_groups(logits, weights)):
-        seed_g = _sub_seed(seed, g)
-        if len(idx) == 1 and _fused(logits[idx[0]]):
+    groups = _groups(logits, weights)
+    for idx, seed_g in zip(groups, _group_seeds(logits, groups, None if seed is None else int(seed))):
+        if _alone(logits, idx):
             i = idx[0]
             out[i] = _MaskedWeightSamples.apply(logits[i], weights[i].detach(), n, float(tau), seed_g)
             continue
@@ -227,7 +251,7 @@ def masked_weight_samples(weight: Tensor, logits: Tensor, n: int = 1, tau: float
                           seed: int | None = None) -> tuple[Tensor, ...]:
     """Return ``n`` tensors ``weight * gumbel_sigmoid(logits, tau)``, each under its own sample.
 
-    The seed (drawn from PyTorch's global generator when None) determines the samples:
+    The seed (None: PyTorch's generators) determines the samples:
     ``sample_keep(logits, n, seed)`` returns the same binary masks. The weight gets no
     gradient (it is frozen); the logits get the straight-through gradient of eq. 2.
     """

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from torch.utils import _pytree as pytree
 
-from .gumbel import _draw_seed, masked_weight_samples_many, sample_keep_many
+from .gumbel import masked_weight_samples_many, sample_keep_many
 from .mask import Mask
 
 __all__ = ["MaskedModel", "UnsupportedLayerError"]
@@ -167,7 +167,7 @@ class MaskedModel(nn.Module):
         """Draw ``n`` (default ``n_samples``) masks exactly as ``forward`` draws them."""
         n = self.n_samples if n is None else n
         sampled = [(name, l) for name, l in zip(self.names, self.logits) if name not in self._fixed]
-        keeps = sample_keep_many([l for _, l in sampled], n, _draw_seed()) if sampled else []
+        keeps = sample_keep_many([l for _, l in sampled], n) if sampled else []
         keep = {name: k for (name, _), k in zip(sampled, keeps)}
         return [Mask({**{m: self._fixed[m] > 0 for m in self._fixed}, **{m: k[i] for m, k in keep.items()}})
                 for i in range(n)]

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from .mask import Mask
 from .masking import MaskedModel
+from .step import TrainStep
 from .store import Run
 
 __all__ = ["train_weights", "train_mask", "alpha_from_beta"]
@@ -77,8 +78,8 @@ def _progress(steps: int, start: int, desc: str, progress: bool | None) -> tqdm:
 _CHECK_EVERY = 100  # steps between checks that the loss stayed finite: each check waits for a GPU
 
 
-def _loop(*, module: nn.Module, params: list[nn.Parameter], step_loss: Callable[[int], tuple],
-          steps: int, optimizer: torch.optim.Optimizer, scheduler, clip: float | None,
+def _loop(*, module: nn.Module, train_step: TrainStep, get: Callable[[int], Any],
+          steps: int, optimizer: torch.optim.Optimizer, scheduler,
           evaluate: Callable[[], Mapping[str, float]] | None, eval_every: int,
           checkpoint: Run | None, checkpoint_every: int, desc: str, progress: bool | None
           ) -> list[dict]:
@@ -114,14 +115,9 @@ def _loop(*, module: nn.Module, params: list[nn.Parameter], step_loss: Callable[
 
     try:
         for step in range(start, steps):
-            optimizer.zero_grad(set_to_none=True)
-            loss, parts = step_loss(step)
+            loss, parts = train_step(get(step))
             ok = torch.isfinite(loss.detach())
             finite = ok if finite is None else finite & ok
-            loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(params, clip)
-            optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             done = step + 1
@@ -175,8 +171,8 @@ def train_weights(model: nn.Module, batches: Batches, loss_fn: LossFn, *, steps:
     sched = scheduler(opt) if scheduler is not None else None
     get = _batch_source(batches, device)
 
-    def step_loss(step: int):
-        loss = loss_fn(model, get(step))
+    def loss_of_batch(batch):
+        loss = loss_fn(model, batch)
         return loss, {"loss": loss.detach()}
 
     def evaluate():
@@ -188,8 +184,8 @@ def train_weights(model: nn.Module, batches: Batches, loss_fn: LossFn, *, steps:
         return out
 
     model.train()
-    rows = _loop(module=model, params=params, step_loss=step_loss, steps=steps, optimizer=opt,
-                 scheduler=sched, clip=clip, evaluate=evaluate if eval_fn else None,
+    rows = _loop(module=model, train_step=TrainStep(loss_of_batch, params, opt, clip), get=get,
+                 steps=steps, optimizer=opt, scheduler=sched, evaluate=evaluate if eval_fn else None,
                  eval_every=eval_every, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                  desc=desc, progress=progress)
     model.eval()
@@ -208,7 +204,7 @@ def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn
                eval_fn: EvalFn | None = None, eval_every: int = 1000,
                checkpoint: Run | None = None, checkpoint_every: int = 1000, device=None,
                desc: str = "train mask", progress: bool | None = None,
-               log: list | None = None) -> Mask:
+               log: list | None = None, graph: bool | None = None) -> Mask:
     """Train a mask on a target task with the network frozen, and return it (paper Sec. 2).
 
     The loss is ``loss_fn(masked, batch) + alpha * sum(logits)``; give ``alpha``, or the
@@ -216,7 +212,9 @@ def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn
     ready :class:`MaskedModel` (for its ``in_dims`` / ``out_dims`` or a partly fixed mask);
     otherwise one is made with ``n_samples``, ``init_prob``, ``include``, ``exclude``, ``tau``.
     The frozen network runs in eval mode unless ``train_mode``. ``eval_fn(masked)`` is called
-    under the current thresholded mask.
+    under the current thresholded mask. ``graph`` (default: when the logits are on a GPU)
+    replays each step as a CUDA graph (:class:`weightmask.step.TrainStep`): ``loss_fn`` must
+    then not synchronise with the CPU and batches must keep their shapes.
     """
     _check_steps(steps)
     if (alpha is None) == (beta is None):
@@ -244,13 +242,14 @@ def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn
     if device is not None:
         masked.to(device)
     params = list(masked.parameters())
-    opt = torch.optim.Adam(params, lr=lr)
+    if graph is None:  # on a GPU the step is launch-bound: replay it as a CUDA graph
+        graph = bool(params) and all(p.is_cuda for p in params)
+    opt = torch.optim.Adam(params, lr=lr, capturable=graph)
     get = _batch_source(batches, device)
 
-    def step_loss(step: int):
-        task = loss_fn(masked, get(step))
-        reg = masked.regularizer()
-        return task + alpha * reg, {"loss": task.detach()}
+    def loss_of_batch(batch):
+        task = loss_fn(masked, batch)
+        return task + alpha * masked.regularizer(), {"loss": task.detach()}
 
     def evaluate():
         mask = masked.mask()
@@ -260,8 +259,9 @@ def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn
     was = masked.model.training
     masked.model.train(train_mode)
     try:
-        rows = _loop(module=masked.logits, params=params, step_loss=step_loss, steps=steps, optimizer=opt,
-                     scheduler=None, clip=clip, evaluate=evaluate, eval_every=eval_every,
+        rows = _loop(module=masked.logits, train_step=TrainStep(loss_of_batch, params, opt, clip, graph),
+                     get=get, steps=steps, optimizer=opt, scheduler=None, evaluate=evaluate,
+                     eval_every=eval_every,
                      checkpoint=checkpoint, checkpoint_every=checkpoint_every, desc=desc,
                      progress=progress)
     finally:

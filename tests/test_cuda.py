@@ -78,3 +78,19 @@ def test_graphed_mask_training_draws_fresh_samples_and_learns():
     step = TrainStep(lambda b: (loss(masked, b), {}), list(masked.parameters()), opt, graph=True)
     a, b = float(step(batches[0])[0]), float(step(batches[0])[0])
     assert step.graph and a != b
+
+
+def test_a_loss_that_synchronises_falls_back_to_eager_with_a_warning():
+    from weightmask.step import TrainStep
+    w = torch.nn.Parameter(torch.ones(3, device=CUDA))
+    x = torch.randn(8, 3, device=CUDA)
+
+    def syncing(b):
+        loss = (b @ w).pow(2).mean()
+        return loss * float(loss.item() > -1), {}  # .item() cannot be captured
+
+    step = TrainStep(syncing, [w], torch.optim.Adam([w], lr=0.1, capturable=True), graph=True)
+    with pytest.warns(RuntimeWarning, match="could not be captured"):
+        first = float(step(x)[0])
+    assert not step.graph
+    assert float(step(x)[0]) < first  # the eager step still trains

@@ -14,14 +14,10 @@ import pandas as pd
 import torch
 
 from .. import paper
-from ..device import resolve_device
 from ..gumbel import gumbel_sigmoid
-from ..masking import MaskedModel
-from ..models import FNN
 from ..store import RunStore
 from ..tasks import arithmetic
-from ..training import train_mask, train_weights
-from . import seed_ids
+from . import arith_fnn, seed_ids
 
 LOGITS = np.linspace(-4, 4, 17)
 TAUS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -47,52 +43,13 @@ def sampling(draws: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _task(config: dict, generator: torch.Generator, device):
-    def batches(step):
-        x, y, _ = arithmetic.batch(config["batch"], generator=generator)
-        return x, y
-
-    def loss_fn(model, batch):
-        return arithmetic.loss(model(batch[0]), batch[1])
-
-    x, y, op = arithmetic.all_examples()
-    x, y = x.to(device), y.to(device)
-
-    def evaluate(model):
-        out = model(x)
-        return {f"acc_{name}": arithmetic.accuracy(out[op == i], y[op == i])
-                for i, name in enumerate(arithmetic.OPS)}
-    return batches, loss_fn, evaluate
-
-
-def train(config: dict, seed: int, store: RunStore, device="auto"):
-    """The trained network and the mask trained on the full task, reusing the run store."""
-    device = resolve_device(device)
-    net_cfg = {k: config[k] for k in ("sizes", "batch", "train_steps", "lr")}
-    mask_cfg = {**net_cfg, **{k: config[k] for k in ("mask_steps", "mask_lr", "beta", "n_samples")}}
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    batches, loss_fn, evaluate = _task(config, gen, device)
-    net = FNN(config["sizes"]).to(device)
-    net_log, mask_log = [], []
-    train_weights(net, batches, loss_fn, steps=config["train_steps"], lr=config["lr"],
-                  eval_fn=evaluate, eval_every=config["eval_every"], log=net_log, device=device,
-                  checkpoint=store.run("method.weights", net_cfg, seed), desc=f"weights seed {seed}")
-    masked = MaskedModel(net, n_samples=config["n_samples"])
-    gen.manual_seed(seed + 1000)
-    mask = train_mask(masked, batches, loss_fn, steps=config["mask_steps"], beta=config["beta"],
-                      batch_size=config["batch"], lr=config["mask_lr"], eval_fn=evaluate, device=device,
-                      eval_every=config["eval_every"], log=mask_log,
-                      checkpoint=store.run("method.mask", mask_cfg, seed), desc=f"mask seed {seed}")
-    return net, masked, mask, net_log, mask_log
-
-
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None, device="auto") -> dict:
     """All tables of the chapter: ``sampling``, ``accuracy``, ``histogram``, ``probabilities``."""
     store = store or RunStore()
     acc, hist, summary = [], [], []
     for seed in seed_ids(seeds, config["seeds"]):
-        net, masked, mask, net_log, mask_log = train(config, seed, store, device)
+        net, net_log = arith_fnn.network(config, seed, store, device)
+        masked, mask, mask_log = arith_fnn.mask(net, config, seed, store, device)
         probs = torch.cat([p.flatten().cpu() for p in masked.probabilities().values()])
         counts, _ = np.histogram(probs.numpy(), bins=BINS)
         hist += [{"seed": seed, "left": BINS[i], "right": BINS[i + 1], "count": int(c),

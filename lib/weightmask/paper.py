@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 VERDICTS = ("reproduced", "not reproduced", "not comparable")
+LEARNED = 0.9  # accuracy below which a network has not learned its task: its claims are vacuous
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,29 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("binary", "Mask probabilities sigmoid(l) concentrate at 0 and 1, so thresholding is safe",
               "concentrated at 0 and 1", "Sec. 2 footnote 2, Fig. 9"),
     ],
+    "addmul": [
+        Claim("shared-ends", "Add and mul share more weights in the first and last layers than in "
+              "hidden layers", "sharing highest at the input and output layers", "Sec. 3.1, Fig. 1"),
+        Claim("mul-more", "Multiplication uses several times more weights than addition",
+              "3.8x", "Sec. 3.1, Fig. 12"),
+        Claim("fnn-follows-mask", "Under one operation's mask the FNN performs that operation "
+              "whatever the selector says", "performs the masked operation", "App. C.4, Fig. 13"),
+    ],
 }
+
+# Table 2 of the paper (FNN rows): accuracy [%] per tested operation under each mask.
+ADDMUL_TABLE2 = pd.DataFrame(
+    {"full": [100, 100], "add": [100, 0], "¬add": [13, 69], "mul": [1, 100], "¬mul": [20, 17]},
+    index=pd.Index(["add", "mul"], name="op"))
+
+
+def not_learned(measured: dict[str, tuple[str, str, str]], accuracy: float) -> dict[str, tuple[str, str, str]]:
+    """Every verdict turned into 'not comparable' when the unmasked network's ``accuracy`` is
+    below :data:`LEARNED`: masks of a network that cannot do the task show nothing."""
+    if accuracy >= LEARNED:
+        return measured
+    why = f"the unmasked network has not learned the task (accuracy {accuracy:.0%} < {LEARNED:.0%})"
+    return {k: (value, "not comparable", why) for k, (value, _, _) in measured.items()}
 
 
 def verdict_table(experiment: str, measured: dict[str, tuple[str, str, str]]) -> pd.DataFrame:

@@ -45,3 +45,30 @@ def accuracy_bars(df: pd.DataFrame, x: str = "op", hue: str = "model", title: st
     ax.set(ylim=(0, 1.05), title=title)
     ax.legend(loc="lower right")
     return fig
+
+
+def per_layer_bars(df: pd.DataFrame, y: str, ylabel: str, title: str = "", hue: str = "op",
+                   percent: bool = False) -> plt.Figure:
+    """One bar per layer and ``hue`` (mean over seeds, with its spread): paper Fig. 1, 2, 12."""
+    fig, ax = plt.subplots(figsize=(7, 3.8), constrained_layout=True)
+    sns.barplot(df, x="layer", y=y, hue=hue, errorbar="sd", ax=ax)
+    ax.set(xlabel="layer", ylabel=ylabel, title=title)
+    if percent:
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    return fig
+
+
+def performed_heatmaps(df: pd.DataFrame, masks, title: str = "") -> plt.Figure:
+    """Per mask, the share of answers that are each operation's result, by selector (paper Fig. 13)."""
+    masks = list(masks)
+    fig, axes = plt.subplots(1, len(masks), figsize=(3.6 * len(masks), 3.2), constrained_layout=True,
+                             squeeze=False)
+    for ax, m in zip(axes[0], masks):
+        grid = (df[df["mask"] == m].groupby(["selector", "performed"])["fraction"].mean()
+                .unstack("performed"))
+        sns.heatmap(grid, annot=True, fmt=".0%", vmin=0, vmax=1, cmap="viridis", cbar=False, ax=ax)
+        ax.set(title=f"mask: {m}", xlabel="operation performed", ylabel="selector asks for")
+    if title:
+        fig.suptitle(title)
+    return fig

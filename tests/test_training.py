@@ -121,3 +121,12 @@ def test_nan_loss_stops_the_run_before_anything_is_saved(tmp_path):
     assert state["step"] == 3  # the clean state; step 6 was never saved
     assert all(torch.isfinite(v).all() for v in state["module"].values())
     assert not run.done
+
+
+def test_a_finished_mask_comes_back_in_the_models_parameter_order(tmp_path):
+    net = trained_net()
+    run = wm.RunStore(tmp_path).run("order", {"x": 1}, 0)
+    first = wm.train_mask(net, batches, loss_fn, steps=5, alpha=1e-4, checkpoint=run, progress=False)
+    again = wm.train_mask(net, batches, loss_fn, steps=5, alpha=1e-4, checkpoint=run, progress=False)
+    names = [n for n, _ in net.named_parameters()]
+    assert list(first) == names and list(again) == names and again == first

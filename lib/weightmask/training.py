@@ -233,6 +233,8 @@ def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn
             log.extend(checkpoint.load_frame(LOG_FILE).to_dict("records"))
         mask = Mask(checkpoint.load_tensors(MASK_FILE))
         masked._check_mask(mask)
+        # in the model's parameter order, as a freshly trained mask (files keep no order)
+        mask = mask.select([n for n in masked.names if n in mask])
         if checkpoint.has(LOGITS_FILE):  # restore the probabilities too, e.g. for Fig. 9
             saved = checkpoint.load_tensors(LOGITS_FILE)
             with torch.no_grad():

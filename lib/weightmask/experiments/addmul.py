@@ -26,9 +26,9 @@ PERFORMED = ("add", "mul", "none")
 SEVERAL = 2.0  # "several times more weights": at least this ratio
 
 
-def _weight_layers(mask: Mask) -> list[str]:
+def _weight_layers(masked: MaskedModel) -> list[str]:
     """The weight matrices in network order (biases left out, as in the paper's figures)."""
-    return [n for n in mask if n.endswith("weight")]
+    return [n for n in masked.names if n.endswith("weight")]
 
 
 def _examples(device):
@@ -74,7 +74,7 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
         net, _ = arith_fnn.network(config, seed, store, device)
         masked, full, _ = arith_fnn.mask(net, config, seed, store, device)
         op_masks = {o: arith_fnn.mask(net, config, seed, store, device, ops=(o,))[1] for o in OPS}
-        layers = _weight_layers(full)
+        layers = _weight_layers(masked)
         for o, other in ((OPS[0], OPS[1]), (OPS[1], OPS[0])):
             share = sharing(op_masks[o].select(layers), op_masks[other].select(layers))
             tables["sharing"] += [{"seed": seed, "layer": i + 1, "name": r.name, "op": o,

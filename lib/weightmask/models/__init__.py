@@ -1,4 +1,5 @@
 """Networks of the paper's experiments."""
 from .fnn import FNN
+from .lstm import RepeatLSTM
 
-__all__ = ["FNN"]
+__all__ = ["FNN", "RepeatLSTM"]

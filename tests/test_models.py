@@ -1,0 +1,37 @@
+"""The paper's networks: shapes, bad sizes, and masking them slice by slice."""
+import pytest
+import torch
+
+from weightmask.models import FNN, RepeatLSTM
+
+from test_masking import check_per_slice, wrap
+
+
+def test_repeat_lstm_feeds_the_input_for_every_step():
+    torch.manual_seed(40)
+    net = RepeatLSTM(42, 16, 20, steps=3)
+    x = torch.randn(8, 42)
+    out = net(x)
+    assert out.shape == (8, 20)
+    torch.testing.assert_close(out, net(x.unsqueeze(1).repeat(1, 3, 1)))  # the same as given explicitly
+    # the number of steps matters: the state after 1 step differs from the state after 3
+    one = RepeatLSTM(42, 16, 20, steps=1)
+    one.load_state_dict(net.state_dict())
+    assert not torch.allclose(one(x), out)
+
+
+def test_repeat_lstm_rejects_bad_sizes_and_inputs():
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        RepeatLSTM(4, 8, 2, steps=0)
+    with pytest.raises(ValueError, match=r"\[batch, 3, n_in\]"):
+        RepeatLSTM(4, 8, 2)(torch.randn(5, 2, 4))
+
+
+def test_fnn_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="sizes"):
+        FNN([42])
+
+
+def test_repeat_lstm_under_masked_model_per_slice():
+    torch.manual_seed(41)
+    check_per_slice(wrap(RepeatLSTM(6, 8, 4, steps=3)), [torch.randn(8, 6)])

@@ -463,19 +463,6 @@ def test_non_module_is_rejected():
 
 # -- a model the library never saw ----------------------------------------------------------
 
-@pytest.fixture
-def one_thread():
-    """One thread for torch and numba: identical results, but on a machine whose cores are busy
-    with other work, 2 + 2 spinning OpenMP threads make each of these tiny steps ~100x slower."""
-    numba = pytest.importorskip("numba")
-    before = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    torch.set_num_threads(before[0])
-    numba.set_num_threads(before[1])
-
-
 def test_user_model_trains_a_mask(one_thread):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv1d(1, 8, 3), nn.BatchNorm1d(8), nn.ReLU(), nn.Flatten(),

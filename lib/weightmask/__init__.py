@@ -3,6 +3,7 @@
 Csordás, van Steenkiste & Schmidhuber, "Are Neural Nets Modular? Inspecting Functional
 Modularity Through Differentiable Weight Masks", ICLR 2021.
 """
+from .alpha import AlphaChoice, choose_alpha
 from .gumbel import gumbel_sigmoid, masked_weight_samples, masked_weight_samples_many
 from .mask import Mask
 from .masking import MaskedModel, UnsupportedLayerError

@@ -93,6 +93,8 @@ def _loop(*, module: nn.Module, train_step: TrainStep, get: Callable[[int], Any]
         if scheduler is not None and state.get("scheduler") is not None:
             scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():  # GPU mask samples
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         start, log = state["step"], state["log"]
 
     def save(step: int) -> None:
@@ -100,7 +102,8 @@ def _loop(*, module: nn.Module, train_step: TrainStep, get: Callable[[int], Any]
             checkpoint.save_checkpoint({
                 "step": step, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "rng": torch.get_rng_state(), "log": log})
+                "rng": torch.get_rng_state(), "log": log,
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None})
 
     bar = _progress(steps, start, desc, progress)
     finite = None  # all losses since the last check finite? A device tensor: no sync per step

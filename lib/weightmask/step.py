@@ -76,13 +76,9 @@ class TrainStep:
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.cuda.graph(graph):
-            loss, parts = self.loss_of_batch(self._static)
-            loss.backward()
-            if self.clip:
-                torch.nn.utils.clip_grad_norm_(self.params, self.clip)
-            self.optimizer.step()
-        self._graph, self._out = graph, (loss, parts)
+        with torch.cuda.graph(graph):  # the eager step, recorded (its zero_grad is a no-op here)
+            out = self._eager(self._static)
+        self._graph, self._out = graph, out
 
     @torch.no_grad()
     def _create_optimizer_state(self) -> None:

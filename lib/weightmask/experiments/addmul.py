@@ -23,6 +23,7 @@ from . import arith_fnn, seed_ids
 
 OPS = arithmetic.OPS
 PERFORMED = ("add", "mul", "none")
+PAIRS = ((OPS[0], OPS[1]), (OPS[1], OPS[0]))  # (an operation, the other one)
 SEVERAL = 2.0  # "several times more weights": at least this ratio
 
 
@@ -75,7 +76,7 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
         masked, full, _ = arith_fnn.mask(net, config, seed, store, device)
         op_masks = {o: arith_fnn.mask(net, config, seed, store, device, ops=(o,))[1] for o in OPS}
         layers = _weight_layers(masked)
-        for o, other in ((OPS[0], OPS[1]), (OPS[1], OPS[0])):
+        for o, other in PAIRS:
             share = sharing(op_masks[o].select(layers), op_masks[other].select(layers))
             tables["sharing"] += [{"seed": seed, "layer": i + 1, "name": r.name, "op": o,
                                    "shared": r.proportion, "kept": r.kept}
@@ -108,10 +109,10 @@ def verdicts(results: dict) -> pd.DataFrame:
     several = (f"mul / add weights = {ratio:.1f}x", "reproduced" if ratio >= SEVERAL else "not reproduced",
                f"at least {SEVERAL:g}x counts as several times")
     p = results["performed"].groupby(["mask", "selector", "performed"])["fraction"].mean()
-    wrong = {o: float(p[(o, other, o)]) for o, other in ((OPS[0], OPS[1]), (OPS[1], OPS[0]))}
+    wrong = {o: float(p[(o, other, o)]) for o, other in PAIRS}
     follows = all(v > 0.5 for v in wrong.values())
     mask_op = ("; ".join(f"{o} mask, {other} selector: performs {o} in {wrong[o]:.0%}"
-                         for o, other in ((OPS[0], OPS[1]), (OPS[1], OPS[0]))),
+                         for o, other in PAIRS),
                "reproduced" if follows else "not reproduced",
                "under each op's mask most answers to the other op's inputs are that op's results"
                if follows else "under at least one mask most answers are not the masked op's results")

@@ -5,27 +5,31 @@ import pytest
 from weightmask.experiments import addmul
 
 
-def _results(shared_ends=0.8, shared_hidden=0.3, add_kept=100, mul_kept=380, follows=0.9, unmasked=1.0):
+def _results(shared_ends=0.8, shared_hidden=0.3, add_kept=100, mul_kept=380, follows=0.9, unmasked=1.0,
+             lstm_none=0.8, lstm_unmasked=1.0):
+    """Hand-made tables for an FNN (4 weight layers) and an LSTM (3): paper-like by default."""
     sharing, counts, performed, accuracy = [], [], [], []
-    for seed in (0, 1):
-        for op in ("add", "mul"):
-            for layer in (1, 2, 3, 4):
-                end = layer in (1, 4)
-                sharing.append({"seed": seed, "layer": layer, "op": op,
-                                "shared": shared_ends if end else shared_hidden})
-                counts.append({"seed": seed, "layer": layer, "op": op,
-                               "kept": add_kept if op == "add" else mul_kept})
-        for mask, other in (("add", "mul"), ("mul", "add")):
-            for sel in ("add", "mul"):
-                own = follows if sel == other else 0.99
-                performed += [{"seed": seed, "mask": mask, "selector": sel, "performed": mask, "fraction": own},
-                              {"seed": seed, "mask": mask, "selector": sel, "performed": other, "fraction": 0.0},
-                              {"seed": seed, "mask": mask, "selector": sel, "performed": "none",
-                               "fraction": 1 - own}]
-        for mask in ("none",) + addmul.TABLE2_MASKS:
+    for net, layers in (("FNN", 4), ("LSTM", 3)):
+        for seed in (0, 1):
             for op in ("add", "mul"):
-                accuracy.append({"seed": seed, "mask": mask, "op": op,
-                                 "accuracy": unmasked if mask == "none" else 0.5})
+                for layer in range(1, layers + 1):
+                    end = layer in (1, layers)
+                    sharing.append({"net": net, "seed": seed, "layer": layer, "op": op,
+                                    "shared": shared_ends if end else shared_hidden})
+                    counts.append({"net": net, "seed": seed, "layer": layer, "op": op,
+                                   "kept": add_kept if op == "add" else mul_kept})
+            for mask, other in (("add", "mul"), ("mul", "add")):
+                for sel in ("add", "mul"):
+                    own = 0.99 if sel == mask else (follows if net == "FNN" else 1 - lstm_none)
+                    none = 1 - own
+                    performed += [{"net": net, "seed": seed, "mask": mask, "selector": sel,
+                                   "performed": p, "fraction": f}
+                                  for p, f in ((mask, own), (other, 0.0), ("none", none))]
+            for mask in ("none",) + addmul.TABLE2_MASKS:
+                for op in ("add", "mul"):
+                    top = unmasked if net == "FNN" else lstm_unmasked
+                    accuracy.append({"net": net, "seed": seed, "mask": mask, "op": op,
+                                     "accuracy": top if mask == "none" else 0.5})
     return {"sharing": pd.DataFrame(sharing), "counts": pd.DataFrame(counts),
             "performed": pd.DataFrame(performed), "accuracy": pd.DataFrame(accuracy)}
 
@@ -35,28 +39,33 @@ def _verdicts(**kw):
 
 
 def test_all_claims_reproduced_on_paper_like_tables():
-    assert _verdicts() == ["reproduced"] * 3
+    assert _verdicts() == ["reproduced"] * 4
 
 
 @pytest.mark.parametrize("kw,failing", [
     (dict(shared_ends=0.2, shared_hidden=0.3), 0),
     (dict(mul_kept=150), 1),
     (dict(follows=0.3), 2),
+    (dict(lstm_none=0.3), 3),
 ])
 def test_each_claim_can_fail(kw, failing):
     v = _verdicts(**kw)
     assert v[failing] == "not reproduced"
-    assert [x for i, x in enumerate(v) if i != failing] == ["reproduced"] * 2
+    assert [x for i, x in enumerate(v) if i != failing] == ["reproduced"] * 3
 
 
-def test_a_network_that_did_not_learn_makes_every_claim_not_comparable():
-    assert _verdicts(unmasked=0.3) == ["not comparable"] * 3
+def test_a_network_that_did_not_learn_makes_its_claims_not_comparable():
+    assert _verdicts(unmasked=0.3) == ["not comparable"] * 3 + ["reproduced"]
+    assert _verdicts(lstm_unmasked=0.3) == ["not comparable", "not comparable", "reproduced",
+                                            "not comparable"]
 
 
 def test_table2_sets_the_paper_beside_this_run():
     t = addmul.table2(_results())
-    assert list(t.columns) == list(addmul.TABLE2_MASKS) and list(t.index) == ["add", "mul"]
-    assert t.loc["mul", "¬add"] == "50 ± 0 (paper 69)"
+    assert list(t.columns) == list(addmul.TABLE2_MASKS)
+    assert list(t.index) == [("FNN", "add"), ("FNN", "mul"), ("LSTM", "add"), ("LSTM", "mul")]
+    assert t.loc[("FNN", "mul"), "¬add"] == "50 ± 0 (paper 69)"
+    assert t.loc[("LSTM", "mul"), "¬add"] == "50 ± 0 (paper 6)"
 
 
 def test_examples_leave_out_ambiguous_pairs():

@@ -59,5 +59,5 @@ def test_run_writes_store_and_tables(capsys, tmp_path):
     assert prov["profile"] == "smoke" and prov["seeds"] == [1] and prov["device"].startswith("cpu")
     assert prov["config"]["draws"] == 500
     runs = RunStore(tmp_path / "store").runs()
-    assert {r.info["experiment"] for r in runs} == {"arith_fnn.weights", "arith_fnn.mask"}
+    assert {r.info["experiment"] for r in runs} == {"addmul.weights", "addmul.mask"}
     assert all(r.done for r in runs) and {r.info["seed"] for r in runs} == {1}

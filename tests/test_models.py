@@ -35,3 +35,15 @@ def test_fnn_rejects_bad_sizes():
 def test_repeat_lstm_under_masked_model_per_slice():
     torch.manual_seed(41)
     check_per_slice(wrap(RepeatLSTM(6, 8, 4, steps=3)), [torch.randn(8, 6)])
+
+
+def test_lstm_reads_the_state_after_the_given_steps():
+    torch.manual_seed(0)
+    net = RepeatLSTM(5, 8, 3, steps=4, reads=(2, 4))
+    x = torch.randn(2, 4, 5)
+    out = net(x)
+    assert out.shape == (2, 2, 3)
+    y, _ = net.lstm(x)
+    assert torch.allclose(out[:, 0], net.out(y[:, 1])) and torch.allclose(out[:, 1], net.out(y[:, 3]))
+    with pytest.raises(ValueError, match="reads must be step numbers in 1..4"):
+        RepeatLSTM(5, 8, 3, steps=4, reads=(5,))

@@ -48,27 +48,40 @@ def accuracy_bars(df: pd.DataFrame, x: str = "op", hue: str = "model", title: st
 
 
 def per_layer_bars(df: pd.DataFrame, y: str, ylabel: str, title: str = "", hue: str = "op",
-                   percent: bool = False) -> plt.Figure:
-    """One bar per layer and ``hue`` (mean over seeds, with its spread): paper Fig. 1, 2, 12."""
-    fig, ax = plt.subplots(figsize=(7, 3.8), constrained_layout=True)
-    sns.barplot(df, x="layer", y=y, hue=hue, errorbar="sd", ax=ax)
-    ax.set(xlabel="layer", ylabel=ylabel, title=title)
-    if percent:
-        ax.set_ylim(0, 1)
-        ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+                   percent: bool = False, panel: str | None = None) -> plt.Figure:
+    """One bar per layer and ``hue`` (mean over seeds, with its spread): paper Fig. 1, 2, 12.
+
+    With ``panel`` (e.g. ``"net"``) one panel per value of that column, side by side.
+    """
+    groups = list(df.groupby(panel, sort=False)) if panel else [(None, df)]
+    widths = [max(2.0, 1.1 * g["layer"].nunique()) for _, g in groups]
+    fig, axes = plt.subplots(1, len(groups), figsize=(max(7.0, sum(widths) + 2), 3.8), sharey=True,
+                             constrained_layout=True, squeeze=False, width_ratios=widths)
+    for ax, (name, g) in zip(axes[0], groups):
+        sns.barplot(g, x="layer", y=y, hue=hue, errorbar="sd", ax=ax, legend=ax is axes[0][-1])
+        ax.set(xlabel="layer", ylabel=ylabel if ax is axes[0][0] else "", title=str(name) if panel else "")
+        if percent:
+            ax.set_ylim(0, 1)
+            ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    if title:
+        fig.suptitle(title)
     return fig
 
 
-def performed_heatmaps(df: pd.DataFrame, masks, title: str = "") -> plt.Figure:
-    """Per mask, the share of answers that are each operation's result, by selector (paper Fig. 13)."""
+def performed_heatmaps(df: pd.DataFrame, masks, title: str = "", row: str | None = None) -> plt.Figure:
+    """Per mask, the share of answers that are each operation's result, by selector (paper Fig. 13);
+    with ``row`` (e.g. ``"net"``) one row of panels per value of that column."""
     masks = list(masks)
-    fig, axes = plt.subplots(1, len(masks), figsize=(3.6 * len(masks), 3.2), constrained_layout=True,
-                             squeeze=False)
-    for ax, m in zip(axes[0], masks):
-        grid = (df[df["mask"] == m].groupby(["selector", "performed"])["fraction"].mean()
-                .unstack("performed"))
-        sns.heatmap(grid, annot=True, fmt=".0%", vmin=0, vmax=1, cmap="viridis", cbar=False, ax=ax)
-        ax.set(title=f"mask: {m}", xlabel="operation performed", ylabel="selector asks for")
+    rows = list(df.groupby(row, sort=False)) if row else [(None, df)]
+    fig, axes = plt.subplots(len(rows), len(masks), figsize=(3.6 * len(masks), 3.2 * len(rows)),
+                             constrained_layout=True, squeeze=False)
+    for axrow, (name, part) in zip(axes, rows):
+        for ax, m in zip(axrow, masks):
+            grid = (part[part["mask"] == m].groupby(["selector", "performed"])["fraction"].mean()
+                    .unstack("performed"))
+            sns.heatmap(grid, annot=True, fmt=".0%", vmin=0, vmax=1, cmap="viridis", cbar=False, ax=ax)
+            ax.set(title=f"{name}, mask: {m}" if row else f"mask: {m}", xlabel="operation performed",
+                   ylabel="selector asks for")
     if title:
         fig.suptitle(title)
     return fig

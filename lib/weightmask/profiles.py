@@ -24,18 +24,43 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       train_steps=20_000, mask_steps=20_000, lr=1e-3, mask_lr=1e-2, beta=1e-4,
                       n_samples=4, eval_every=2000),
     },
-    # Sec. 3.1 / App. C.4. The network and the full-task mask are the method chapter's stages
+    # Sec. 3.1 / App. C.4. The FNN and its full-task mask are the method chapter's stages
     # (same settings, so the run store shares them); quick uses the 400-400-200 network that
-    # App. C.4 says solves the task.
+    # App. C.4 says solves the task, and a narrower LSTM than the paper's 256 units.
     "addmul": {
         "smoke": dict(seeds=1, sizes=[42, 64, 64, 20], batch=128, train_steps=40, mask_steps=40,
-                      lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4, eval_every=20),
+                      lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4, eval_every=20,
+                      lstm=dict(hidden=16, steps=3, batch=128, train_steps=20, mask_steps=20, lr=1e-3,
+                                mask_lr=1e-2, beta=1e-4, n_samples=4)),
         "quick": dict(seeds=2, sizes=[42, 400, 400, 200, 20], batch=128, train_steps=6000,
                       mask_steps=10_000, lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4,
-                      eval_every=2000),
+                      eval_every=2000,
+                      lstm=dict(hidden=128, steps=3, batch=128, train_steps=6000, mask_steps=2000,
+                                lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4)),
         "paper": dict(seeds=10, sizes=[42, 2000, 2000, 2000, 2000, 20], batch=128,
                       train_steps=20_000, mask_steps=20_000, lr=1e-3, mask_lr=1e-2, beta=1e-4,
-                      n_samples=4, eval_every=2000),
+                      n_samples=4, eval_every=2000,
+                      lstm=dict(hidden=256, steps=3, batch=128, train_steps=20_000, mask_steps=20_000,
+                                lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4)),
+    },
+    # Sec. 3.2 / App. C.1, C.5. The LSTM settings serve both LSTMs (together and forced);
+    # quick runs the LSTMs for fewer seeds than the FNN (``lstm.seeds``).
+    "doubleadd": {
+        "smoke": dict(seeds=1, eval_every=20,
+                      fnn=dict(sizes=[80, 48, 48, 40], batch=128, train_steps=40, mask_steps=40, lr=1e-3,
+                               mask_lr=1e-2, beta=4e-4, n_samples=4),
+                      lstm=dict(seeds=1, hidden=16, steps=6, batch=128, train_steps=20, mask_steps=20,
+                                lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4)),
+        "quick": dict(seeds=2, eval_every=1000,
+                      fnn=dict(sizes=[80, 400, 400, 200, 40], batch=128, train_steps=4000,
+                               mask_steps=3000, lr=1e-3, mask_lr=1e-2, beta=4e-4, n_samples=4),
+                      lstm=dict(seeds=1, hidden=128, steps=6, batch=128, train_steps=4000,
+                                mask_steps=2000, lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4)),
+        "paper": dict(seeds=10, eval_every=2000,
+                      fnn=dict(sizes=[80, 2000, 2000, 2000, 2000, 40], batch=128, train_steps=20_000,
+                               mask_steps=20_000, lr=1e-3, mask_lr=1e-2, beta=4e-4, n_samples=4),
+                      lstm=dict(seeds=10, hidden=256, steps=6, batch=128, train_steps=20_000,
+                                mask_steps=20_000, lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4)),
     },
 }
 
@@ -54,7 +79,8 @@ def check_profile(profile: str) -> str:
 def resolve(experiment: str, profile: str, **overrides: Any) -> dict[str, Any]:
     """The settings of ``experiment`` at ``profile`` with ``overrides`` applied and checked.
 
-    An override must name an existing setting and keep its type (ints may become floats).
+    An override must name an existing setting and keep its type (ints may become floats);
+    ``"lstm.hidden"`` names the setting ``hidden`` inside the nested settings ``lstm``.
     """
     if experiment not in PROFILES:
         raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(PROFILES)}")
@@ -62,12 +88,19 @@ def resolve(experiment: str, profile: str, **overrides: Any) -> dict[str, Any]:
     for key, value in overrides.items():
         if value is None:
             continue
-        if key not in config:
-            raise ValueError(f"{experiment} has no setting {key!r}; its settings are {sorted(config)}")
-        default = config[key]
+        *path, last = key.split(".")
+        where = config
+        for i, part in enumerate(path):
+            if not isinstance(where.get(part), dict):
+                raise ValueError(f"{experiment} has no nested settings {'.'.join(path[:i + 1])!r}; "
+                                 f"its settings are {sorted(where)}")
+            where = where[part]
+        if last not in where:
+            raise ValueError(f"{experiment} has no setting {key!r}; the settings there are {sorted(where)}")
+        default = where[last]
         ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
         if not ok or isinstance(value, bool) != isinstance(default, bool):
             raise TypeError(f"{experiment} setting {key!r} must be {type(default).__name__} "
                             f"(like {default!r}), got {value!r}")
-        config[key] = float(value) if isinstance(default, float) else value
+        where[last] = float(value) if isinstance(default, float) else value
     return config

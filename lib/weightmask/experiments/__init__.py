@@ -8,6 +8,7 @@ from types import ModuleType
 EXPERIMENTS = {
     "method": "Sec. 2 / App. A: the Gumbel-sigmoid mask and a mask trained on add/mul",
     "addmul": "Sec. 3.1 / App. C.4: addition and multiplication modules in an FNN (Fig. 1, 12, 13, Tab. 2)",
+    "doubleadd": "Sec. 3.2 / App. C.1, C.5: is one adder reused for two pairs of numbers? (Fig. 2, 8, Tab. 1, 3)",
 }
 
 

@@ -16,20 +16,14 @@ import torch
 from .. import paper
 from ..mask import Mask
 from ..masking import MaskedModel
-from ..metrics import sharing
 from ..store import RunStore
 from ..tasks import arithmetic
-from . import arith_fnn, seed_ids
+from . import arith_nets, seed_ids
 
 OPS = arithmetic.OPS
 PERFORMED = ("add", "mul", "none")
 PAIRS = ((OPS[0], OPS[1]), (OPS[1], OPS[0]))  # (an operation, the other one)
 SEVERAL = 2.0  # "several times more weights": at least this ratio
-
-
-def _weight_layers(masked: MaskedModel) -> list[str]:
-    """The weight matrices in network order (biases left out, as in the paper's figures)."""
-    return [n for n in masked.names if n.endswith("weight")]
 
 
 def _examples(device):
@@ -66,71 +60,105 @@ def _evaluate(masked: MaskedModel, masks: dict[str, Mask | None], device):
     return acc, performed
 
 
+def nets(config: dict) -> dict[str, dict]:
+    """The networks of the chapter and their settings: the FNN (top-level settings) and the LSTM."""
+    fnn = {k: v for k, v in config.items() if k != "lstm"}
+    return {"FNN": fnn, "LSTM": {"eval_every": fnn["eval_every"], **config["lstm"], "arch": "lstm"}}
+
+
+def _tables(net_name: str, seed: int, masked: MaskedModel, masks: dict[str, Mask], device) -> dict:
+    """The chapter's rows for one network and seed."""
+    rows: dict[str, list[dict]] = {"accuracy": [], "performed": []}
+    tag = {"net": net_name, "seed": seed}
+    rows["sharing"], rows["counts"] = arith_nets.layer_rows(masked, masks, OPS, "op", tag)
+    evaluated = {"none": None, "full": masks["full"]}
+    for o in OPS:
+        evaluated[o], evaluated["¬" + o] = masks[o], ~masks[o]
+    acc, performed = _evaluate(masked, evaluated, device)
+    rows["accuracy"] += [{**tag, **r} for r in acc]
+    rows["performed"] += [{**tag, **r} for r in performed]
+    return rows
+
+
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
         device="auto") -> dict:
-    """Tables ``sharing``, ``counts``, ``accuracy``, ``performed`` (one row per seed and entry)."""
+    """Tables ``sharing``, ``counts``, ``accuracy``, ``performed`` (one row per net, seed and entry)."""
     store = store or RunStore()
     tables: dict[str, list[dict]] = {"sharing": [], "counts": [], "accuracy": [], "performed": []}
     for seed in seed_ids(seeds, config["seeds"]):
-        net, _ = arith_fnn.network(config, seed, store, device)
-        masked, full, _ = arith_fnn.mask(net, config, seed, store, device)
-        op_masks = {o: arith_fnn.mask(net, config, seed, store, device, ops=(o,))[1] for o in OPS}
-        layers = _weight_layers(masked)
-        for o, other in PAIRS:
-            share = sharing(op_masks[o].select(layers), op_masks[other].select(layers))
-            tables["sharing"] += [{"seed": seed, "layer": i + 1, "name": r.name, "op": o,
-                                   "shared": r.proportion, "kept": r.kept}
-                                  for i, r in enumerate(share.itertuples())]
-        for o in OPS:
-            per = op_masks[o].select(layers).per_layer()
-            tables["counts"] += [{"seed": seed, "layer": i + 1, "name": r.name, "op": o, "kept": r.kept,
-                                  "total": r.total} for i, r in enumerate(per.itertuples())]
-        masks = {"none": None, "full": full}
-        for o in OPS:
-            masks[o], masks["¬" + o] = op_masks[o], ~op_masks[o]
-        acc, performed = _evaluate(masked, masks, next(net.parameters()).device)
-        tables["accuracy"] += [{"seed": seed, **r} for r in acc]
-        tables["performed"] += [{"seed": seed, **r} for r in performed]
+        for name, cfg in nets(config).items():
+            net, _ = arith_nets.network("addmul", cfg, seed, store, device, name=name)
+            masked, masks = arith_nets.masks("addmul", net, cfg, seed, store, device, name=name)
+            for key, rows in _tables(name, seed, masked, masks, next(net.parameters()).device).items():
+                tables[key] += rows
     return {k: pd.DataFrame(v) for k, v in tables.items()}
+
+
+def _unmasked(results: dict, net: str | None = None) -> float:
+    """The lowest accuracy of an operation without a mask (of ``net``, else of the worst net)."""
+    acc = results["accuracy"]
+    acc = acc[(acc["mask"] == "none") & ((acc["net"] == net) if net else True)]
+    return float(acc.groupby(["net", "op"])["accuracy"].mean().min())
+
+
+def _wrong_selector(results: dict, net: str, performed: str | None = None) -> dict[str, float]:
+    """Per operation's mask, with the other operation's selector: the share of answers that are
+    ``performed`` (default: the masked operation's results)."""
+    df = results["performed"]
+    p = df[df["net"] == net].groupby(["mask", "selector", "performed"])["fraction"].mean()
+    return {o: float(p[(o, other, performed or o)]) for o, other in PAIRS}
 
 
 def verdicts(results: dict) -> pd.DataFrame:
     """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
-    sh = results["sharing"].groupby(["op", "layer"])["shared"].mean().unstack("layer")
-    last = sh.columns.max()
-    ends, hidden = sh[[1, last]].mean(axis=1), sh.drop(columns=[1, last]).mean(axis=1)
-    more = bool((ends > hidden).all()) and sh.shape[1] > 2
-    shared = ("; ".join(f"{o}: first/last layers {ends[o]:.0%}, hidden {hidden[o]:.0%}" for o in sh.index),
-              "reproduced" if more else "not reproduced",
-              "both operations share a larger part of their weights in the first and last layers"
-              if more else "the hidden layers share as much as or more than the first and last")
-    kept = results["counts"].groupby(["seed", "op"])["kept"].sum().unstack("op")
-    ratio = float((kept["mul"] / kept["add"]).mean())
-    several = (f"mul / add weights = {ratio:.1f}x", "reproduced" if ratio >= SEVERAL else "not reproduced",
-               f"at least {SEVERAL:g}x counts as several times")
-    p = results["performed"].groupby(["mask", "selector", "performed"])["fraction"].mean()
-    wrong = {o: float(p[(o, other, o)]) for o, other in PAIRS}
-    follows = all(v > 0.5 for v in wrong.values())
-    mask_op = ("; ".join(f"{o} mask, {other} selector: performs {o} in {wrong[o]:.0%}"
-                         for o, other in PAIRS),
-               "reproduced" if follows else "not reproduced",
-               "under each op's mask most answers to the other op's inputs are that op's results"
-               if follows else "under at least one mask most answers are not the masked op's results")
-    acc = results["accuracy"]
-    unmasked = float(acc[acc["mask"] == "none"].groupby("op")["accuracy"].mean().min())
-    return paper.verdict_table("addmul", paper.not_learned(
-        {"shared-ends": shared, "mul-more": several, "fnn-follows-mask": mask_op}, unmasked))
+    sh = results["sharing"].groupby(["net", "op", "layer"])["shared"].mean()
+    parts, more = [], []
+    for net in sh.index.unique("net"):
+        by = sh[net].unstack("layer")
+        last = by.columns.max()
+        ends, hidden = by[[1, last]].mean(axis=1), by.drop(columns=[1, last]).mean(axis=1)
+        more.append(bool((ends > hidden).all()) and by.shape[1] > 2)
+        parts += [f"{net} {o}: ends {ends[o]:.0%}, hidden {hidden[o]:.0%}" for o in by.index]
+    shared = ("; ".join(parts), "reproduced" if all(more) else "not reproduced",
+              "in every network both operations share a larger part of their weights in the first "
+              "and last layers" if all(more) else
+              "in at least one network the hidden layers share as much as or more than the first and last")
+    kept = results["counts"].groupby(["net", "seed", "op"])["kept"].sum().unstack("op")
+    ratio = (kept["mul"] / kept["add"]).groupby("net").mean()
+    several = ("; ".join(f"{n}: mul / add = {r:.1f}x" for n, r in ratio.items()),
+               "reproduced" if (ratio >= SEVERAL).all() else "not reproduced",
+               f"at least {SEVERAL:g}x in every network counts as several times")
+    measured, learned = {"shared-ends": shared, "mul-more": several}, {}
+    for claim, net, performed, what in (("fnn-follows-mask", "FNN", None, "the masked op's results"),
+                                        ("lstm-invalid", "LSTM", "none", "neither sum nor product")):
+        if net not in sh.index.unique("net"):
+            measured[claim] = ("no run", "not comparable", f"this run has no {net}")
+            continue
+        share = _wrong_selector(results, net, performed)
+        ok = all(v > 0.5 for v in share.values())
+        measured[claim] = ("; ".join(f"{o} mask, {other} selector: {share[o]:.0%}" for o, other in PAIRS),
+                           "reproduced" if ok else "not reproduced",
+                           f"under {'each' if ok else 'at least one'} op's mask "
+                           f"{'most' if ok else 'not most'} answers to the other op's inputs are {what}")
+        learned[claim] = _unmasked(results, net)
+    out = paper.not_learned({k: v for k, v in measured.items() if k not in learned}, _unmasked(results))
+    for claim, acc in learned.items():
+        out[claim] = paper.not_learned({claim: measured[claim]}, acc)[claim]
+    return paper.verdict_table("addmul", out)
 
 
 TABLE2_MASKS = ("full", "add", "¬add", "mul", "¬mul")
 
 
 def table2(results: dict) -> pd.DataFrame:
-    """Table 2 of the paper beside this run: accuracy [%] per tested operation (rows) and mask."""
+    """Table 2 of the paper beside this run: accuracy [%] per network and tested operation (rows)
+    under each mask, mean ± std over seeds with the paper's figure in brackets."""
     acc = results["accuracy"]
     acc = acc[acc["mask"].isin(TABLE2_MASKS)]
-    stats = acc.groupby(["op", "mask"])["accuracy"].agg(["mean", "std"]).fillna(0) * 100
-    table = pd.DataFrame(index=pd.Index(OPS, name="op"), columns=list(TABLE2_MASKS), dtype=object)
-    for (op, m), (mean, std) in stats.iterrows():
-        table.loc[op, m] = f"{mean:.0f} ± {std:.0f} (paper {paper.ADDMUL_TABLE2.loc[op, m]})"
+    stats = acc.groupby(["net", "op", "mask"])["accuracy"].agg(["mean", "std"]).fillna(0) * 100
+    rows = sorted({(n, o) for n, o, _ in stats.index}, key=lambda r: (r[0], OPS.index(r[1])))
+    table = pd.DataFrame(index=pd.MultiIndex.from_tuples(rows, names=["net", "op"]),
+                         columns=list(TABLE2_MASKS), dtype=object)
+    for (net, op, m), (mean, std) in stats.iterrows():
+        table.loc[(net, op), m] = f"{mean:.0f} ± {std:.0f} (paper {paper.ADDMUL_TABLE2.loc[(net, op), m]})"
     return table

@@ -17,7 +17,7 @@ from .. import paper
 from ..gumbel import gumbel_sigmoid
 from ..store import RunStore
 from ..tasks import arithmetic
-from . import arith_fnn, seed_ids
+from . import arith_nets, seed_ids
 
 LOGITS = np.linspace(-4, 4, 17)
 TAUS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -47,8 +47,8 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     store = store or RunStore()
     acc, hist, summary = [], [], []
     for seed in seed_ids(seeds, config["seeds"]):
-        net, net_log = arith_fnn.network(config, seed, store, device)
-        masked, mask, mask_log = arith_fnn.mask(net, config, seed, store, device)
+        net, net_log = arith_nets.network("addmul", config, seed, store, device)
+        masked, mask, mask_log = arith_nets.mask("addmul", net, config, seed, store, device)
         probs = torch.cat([p.flatten().cpu() for p in masked.probabilities().values()])
         counts, _ = np.histogram(probs.numpy(), bins=BINS)
         hist += [{"seed": seed, "left": BINS[i], "right": BINS[i + 1], "count": int(c),

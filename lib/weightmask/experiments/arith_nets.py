@@ -1,0 +1,185 @@
+"""The networks of the arithmetic chapters and their masks, as stages of the run store.
+
+Two problems: ``addmul`` (paper Sec. 3.1, App. C.4) and ``doubleadd`` (Sec. 3.2, App. C.5);
+two architectures: an FNN (``sizes``) and an LSTM that reads its input for a few steps
+(``arch="lstm"``, ``hidden``, ``steps``; for double addition also ``feed``). One trained
+network per (problem, settings, seed) and one mask per (network, target): a chapter that
+needs a stage another chapter already ran reads it.
+"""
+from __future__ import annotations
+
+
+import torch
+from torch import nn
+
+from ..device import resolve_device
+from ..mask import Mask
+from ..masking import MaskedModel
+from ..metrics import sharing
+from ..models import FNN, RepeatLSTM
+from ..store import RunStore
+from ..tasks import arithmetic, double_add
+from ..training import train_mask, train_weights
+
+NET_KEYS = ("arch", "sizes", "hidden", "steps", "feed", "batch", "train_steps", "lr")
+MASK_KEYS = ("mask_steps", "mask_lr", "beta", "n_samples")
+# Each target gets its own data and mask-sampling stream, whatever else ran before it.
+TARGETS = {"addmul": {"full": 1000, "add": 2000, "mul": 3000},
+           "doubleadd": {"full": 1000, "pair1": 2000, "pair2": 3000}}
+ARCHS = ("fnn", "lstm")
+
+
+def _check(problem: str, target: str = "full") -> None:
+    if problem not in TARGETS:
+        raise ValueError(f"problem must be one of {sorted(TARGETS)}, got {problem!r}")
+    if target not in TARGETS[problem]:
+        raise ValueError(f"target for {problem} must be one of {sorted(TARGETS[problem])}, got {target!r}")
+
+
+def arch(config: dict) -> str:
+    a = config.get("arch", "fnn")
+    if a not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, got {a!r}")
+    return a
+
+
+def feed(config: dict) -> str:
+    """How a double-addition network is fed: two FNN passes, or an LSTM's ``feed`` setting."""
+    return "fnn" if arch(config) == "fnn" else double_add.check_feed(config.get("feed", "together"))
+
+
+def build(problem: str, config: dict) -> nn.Module:
+    """A fresh network for ``problem`` as ``config`` describes it."""
+    _check(problem)
+    n_in, n_out = ((arithmetic.N_IN, arithmetic.N_OUT) if problem == "addmul"
+                   else (double_add.N_IN, double_add.N_OUT))
+    if arch(config) == "fnn":
+        sizes = list(config["sizes"])
+        if sizes[0] != n_in or sizes[-1] != n_out:
+            raise ValueError(f"sizes for {problem} must start with {n_in} inputs and end with "
+                             f"{n_out} outputs, got {sizes}")
+        return FNN(sizes)
+    steps = config["steps"]
+    reads = None
+    if problem == "doubleadd" and feed(config) == "forced":
+        if steps % 2:
+            raise ValueError(f"the forced LSTM shows each pair for half of its steps: steps must be even, got {steps}")
+        reads = (steps // 2, steps)
+    return RepeatLSTM(n_in, config["hidden"], n_out, steps=steps, reads=reads)
+
+
+def task(problem: str, config: dict, target: str, generator: torch.Generator, device):
+    """``(batches, loss_fn, evaluate)`` for ``target``: random training batches, the loss on the
+    target's outputs, and the accuracy per operation / pair on the fixed test set."""
+    _check(problem, target)
+    n = config["batch"]
+    if problem == "addmul":
+        ops = arithmetic.OPS if target == "full" else (target,)
+        x, y, op = arithmetic.all_examples()
+        x, y = x.to(device), y.to(device)
+
+        def batches(step):
+            return arithmetic.batch(n, ops=ops, generator=generator)[:2]
+
+        def loss_fn(model, batch):
+            return arithmetic.loss(model(batch[0]), batch[1])
+
+        def evaluate(model):
+            out = model(x)
+            return {f"acc_{o}": arithmetic.accuracy(out[op == i], y[op == i])
+                    for i, o in enumerate(arithmetic.OPS)}
+        return batches, loss_fn, evaluate
+    how, steps = feed(config), config.get("steps")
+    pairs = double_add.pair_index(double_add.PAIRS if target == "full" else (target,))
+    test = double_add.test_set().to(device)
+    y_test = double_add.targets(test)
+
+    def batches(step):
+        numbers = double_add.sample(n, generator)
+        return numbers, double_add.targets(numbers)[:, pairs]
+
+    def loss_fn(model, batch):
+        return double_add.loss(double_add.outputs(model, batch[0], how, pairs, steps), batch[1])
+
+    def evaluate(model):
+        acc = double_add.accuracy(double_add.outputs(model, test, how, steps=steps), y_test)
+        return {f"acc_{p}": a for p, a in zip(double_add.PAIRS, acc)}
+    return batches, loss_fn, evaluate
+
+
+def _keys(config: dict, keys) -> dict:
+    return {k: config[k] for k in keys if k in config}
+
+
+def network(problem: str, config: dict, seed: int, store: RunStore, device="auto",
+            name: str = "") -> tuple[nn.Module, list[dict]]:
+    """The network trained on the full task of ``problem``, and its evaluation log."""
+    _check(problem)
+    device = resolve_device(device)
+    torch.manual_seed(seed)
+    batches, loss_fn, evaluate = task(problem, config, "full", torch.Generator().manual_seed(seed), device)
+    net, log = build(problem, config).to(device), []
+    train_weights(net, batches, loss_fn, steps=config["train_steps"], lr=config["lr"],
+                  eval_fn=evaluate, eval_every=config["eval_every"], log=log, device=device,
+                  checkpoint=store.run(f"{problem}.weights", _keys(config, NET_KEYS), seed),
+                  desc=f"{problem} {name or arch(config)} weights, seed {seed}")
+    return net, log
+
+
+def mask(problem: str, net: nn.Module, config: dict, seed: int, store: RunStore, device="auto",
+         target: str = "full", variant: str | None = None, name: str = ""
+         ) -> tuple[MaskedModel, Mask, list[dict]]:
+    """A mask trained on ``target`` of the frozen ``net``, and its evaluation log.
+
+    ``variant`` names a network edited after training (it is part of the stage's key).
+    """
+    _check(problem, target)
+    device = resolve_device(device)
+    offset = TARGETS[problem][target]
+    torch.manual_seed(seed + offset)
+    batches, loss_fn, evaluate = task(problem, config, target,
+                                      torch.Generator().manual_seed(seed + offset), device)
+    cfg = {**_keys(config, NET_KEYS + MASK_KEYS), "target": target}
+    if variant:
+        cfg["variant"] = variant
+    masked, log = MaskedModel(net, n_samples=config["n_samples"]), []
+    result = train_mask(masked, batches, loss_fn, steps=config["mask_steps"], beta=config["beta"],
+                        batch_size=config["batch"], lr=config["mask_lr"], eval_fn=evaluate,
+                        device=device, eval_every=config["eval_every"], log=log,
+                        checkpoint=store.run(f"{problem}.mask", cfg, seed),
+                        desc=f"{problem} {name or arch(config)} mask {target}, seed {seed}")
+    return masked, result, log
+
+
+def masks(problem: str, net: nn.Module, config: dict, seed: int, store: RunStore, device="auto",
+          variant: str | None = None, name: str = "") -> tuple[MaskedModel, dict[str, Mask]]:
+    """One mask per target of ``problem`` (full task first), on the same frozen ``net``."""
+    out, masked = {}, None
+    for target in TARGETS[problem]:
+        masked, out[target], _ = mask(problem, net, config, seed, store, device, target, variant, name)
+    return masked, out
+
+
+
+
+def weight_layers(masked: MaskedModel) -> list[str]:
+    """The weight matrices in network order (biases left out, as in the paper's figures);
+    an LSTM's are its input, recurrent and output weights."""
+    return [n for n in masked.names if n.rsplit(".", 1)[-1].startswith("weight")]
+
+
+def layer_rows(masked: MaskedModel, masks: dict[str, Mask], targets: tuple[str, str], key: str,
+               tag: dict) -> tuple[list[dict], list[dict]]:
+    """Per weight layer: the share of each target's weights that the other target's mask keeps
+    too (paper Fig. 1, 2, 8), and the weights each target's mask keeps (Fig. 12)."""
+    layers = weight_layers(masked)
+    shared, counts = [], []
+    for a, b in (targets, targets[::-1]):
+        share = sharing(masks[a].select(layers), masks[b].select(layers))
+        shared += [{**tag, "layer": i + 1, "name": r.name, key: a, "shared": r.proportion, "kept": r.kept}
+                   for i, r in enumerate(share.itertuples())]
+    for t in targets:
+        per = masks[t].select(layers).per_layer()
+        counts += [{**tag, "layer": i + 1, "name": r.name, key: t, "kept": r.kept, "total": r.total}
+                   for i, r in enumerate(per.itertuples())]
+    return shared, counts

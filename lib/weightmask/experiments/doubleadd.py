@@ -1,0 +1,183 @@
+"""Paper Sec. 3.2, App. C.1 and C.5: does a network reuse one module to add two pairs?
+
+A network answers ``a + b`` and ``c + d`` on separate inputs and outputs. It is frozen, and
+masks are trained on the full task, on pair 1 and on pair 2, for an FNN (one pass per pair),
+an LSTM that sees both pairs together and an LSTM forced to take one pair at a time. The
+tables: weights shared between the pairs' modules per layer (Fig. 2), accuracy under masks
+and inverted masks (Table 1) and with only the hidden layers inverted (Table 3), and the
+sanity check of App. C.1 (Fig. 8): after copying pair 1's input and output weights onto
+pair 2's, the hidden layers cannot tell the pairs apart and the masks must share them.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .. import paper
+from ..mask import Mask
+from ..masking import MaskedModel
+from ..models import FNN
+from ..store import RunStore
+from ..tasks import double_add
+from . import arith_nets, seed_ids
+
+PAIRS = double_add.PAIRS
+NETS = ("FNN", "LSTM", "LSTM (forced)")
+COPIED = "io-copied"  # the run-store variant of the App. C.1 network
+TABLE_MASKS = ("full", "pair1", "¬pair1", "pair2", "¬pair2")
+LOW = 0.5            # hidden-layer sharing below this is "low"
+NEAR_FULL = 0.8      # kept accuracy, relative to the unmasked network, that is "nearly full"
+NEAR_CHANCE = 0.25   # accuracy at most this is "near chance" (chance: 0.01; paper's FNN: 0.20)
+NEAR_COMPLETE = 0.8  # hidden-layer sharing at least this is "near-complete"
+
+
+def nets(config: dict) -> dict[str, dict]:
+    """The three networks of the chapter and their settings."""
+    common = {"eval_every": config["eval_every"]}
+    return {"FNN": {**common, **config["fnn"], "arch": "fnn"},
+            "LSTM": {**common, **config["lstm"], "arch": "lstm", "feed": "together"},
+            "LSTM (forced)": {**common, **config["lstm"], "arch": "lstm", "feed": "forced"}}
+
+
+@torch.no_grad()
+def copy_io(net: FNN) -> None:
+    """App. C.1: overwrite pair 2's input and output weights with pair 1's, in place."""
+    layers = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    first, last = layers[0], layers[-1]
+    first.weight[:, 40:80] = first.weight[:, 0:40]
+    last.weight[20:40] = last.weight[0:20]
+    last.bias[20:40] = last.bias[0:20]
+
+
+def io_names(masked: MaskedModel) -> list[str]:
+    """The input and output layers' parameters: the first and last weight matrices, and the
+    biases of the modules they belong to."""
+    layers = arith_nets.weight_layers(masked)
+    io = [layers[0], layers[-1]]
+    biases = [w.rsplit(".", 1)[0] + ".bias" for w in io]
+    return io + [b for b in biases if b in masked.names]
+
+
+def hidden_inverted(mask: Mask, full: Mask, io: list[str]) -> Mask:
+    """Table 3's mask: the full-task mask on the input and output layers, ``~mask`` elsewhere."""
+    return (~mask).replace({n: full[n] for n in io})
+
+
+@torch.no_grad()
+def _accuracy(masked: MaskedModel, masks: dict[str, Mask | None], cfg: dict, device) -> list[dict]:
+    """Accuracy per (mask, pair) on the fixed test set."""
+    _, _, evaluate = arith_nets.task("doubleadd", cfg, "full", torch.Generator(), device)
+    rows = []
+    for name, m in masks.items():
+        with masked.fixed(m if m is not None else Mask.full(masked.mask())):
+            acc = evaluate(masked)
+        rows += [{"mask": name, "pair": p, "accuracy": acc[f"acc_{p}"]} for p in PAIRS]
+    return rows
+
+
+def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
+        device="auto") -> dict:
+    """Tables ``sharing``, ``counts``, ``accuracy`` (Table 1 masks, and Table 3's as ``¬pairN
+    (hidden)``) per network and seed, and ``sanity`` (sharing in the I/O-copied FNN).
+
+    With ``seeds=None`` each network runs the profile's seeds, the LSTMs only their first
+    ``lstm["seeds"]`` where set (they cost the most on a CPU).
+    """
+    store = store or RunStore()
+    tables: dict[str, list[dict]] = {"sharing": [], "counts": [], "accuracy": [], "sanity": []}
+    ids = seed_ids(seeds, config["seeds"])
+    for name, cfg in nets(config).items():
+        for seed in ids[:cfg.get("seeds", len(ids))] if seeds is None else ids:
+            tag = {"net": name, "seed": seed}
+            net, _ = arith_nets.network("doubleadd", cfg, seed, store, device, name=name)
+            masked, masks = arith_nets.masks("doubleadd", net, cfg, seed, store, device, name=name)
+            shared, counts = arith_nets.layer_rows(masked, masks, PAIRS, "pair", tag)
+            tables["sharing"] += shared
+            tables["counts"] += counts
+            io = io_names(masked)
+            evaluated = {"none": None, "full": masks["full"]}
+            for p in PAIRS:
+                evaluated[p], evaluated["¬" + p] = masks[p], ~masks[p]
+                evaluated[f"¬{p} (hidden)"] = hidden_inverted(masks[p], masks["full"], io)
+            tables["accuracy"] += [{**tag, **r} for r in
+                                   _accuracy(masked, evaluated, cfg, next(net.parameters()).device)]
+            if name == "FNN":
+                edited = copy.deepcopy(net)
+                copy_io(edited)
+                masked_c, masks_c = arith_nets.masks("doubleadd", edited, cfg, seed, store, device,
+                                                     variant=COPIED, name="FNN, I/O copied")
+                for variant, (m, ms) in (("trained", (masked, masks)), ("I/O copied", (masked_c, masks_c))):
+                    rows, _ = arith_nets.layer_rows(m, ms, PAIRS, "pair", {**tag, "variant": variant})
+                    tables["sanity"] += rows
+    return {k: pd.DataFrame(v) for k, v in tables.items()}
+
+
+def _hidden_sharing(df: pd.DataFrame) -> pd.Series:
+    """Mean sharing over both pairs in the hidden layers (all but the first and last), per group."""
+    keys = [c for c in ("net", "variant") if c in df.columns]
+    out = {}
+    for key, g in df.groupby(keys):
+        last = g["layer"].max()
+        out[key[0] if len(keys) == 1 else key] = float(g[(g["layer"] > 1) & (g["layer"] < last)]["shared"].mean())
+    return pd.Series(out)
+
+
+def verdicts(results: dict) -> pd.DataFrame:
+    """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
+    acc = results["accuracy"].groupby(["net", "mask", "pair"])["accuracy"].mean()
+    net_names = list(dict.fromkeys(results["accuracy"]["net"]))
+    unmasked = {n: float(acc[n]["none"].min()) for n in net_names}
+
+    hidden = _hidden_sharing(results["sharing"])
+    low = bool((hidden < LOW).all())
+    low_sharing = ("; ".join(f"{n}: {v:.0%}" for n, v in hidden.items()),
+                   "reproduced" if low else "not reproduced",
+                   f"hidden-layer sharing is below {LOW:.0%} in every network" if low else
+                   f"hidden-layer sharing reaches {LOW:.0%} in at least one network")
+
+    parts, ok = [], True
+    for n in net_names:
+        for p, other in (PAIRS, PAIRS[::-1]):
+            keep, drop = float(acc[n]["¬" + p][other]), float(acc[n]["¬" + p][p])
+            ok &= keep >= NEAR_FULL * float(acc[n]["none"][other]) and drop <= NEAR_CHANCE
+        parts.append(f"{n}: ¬pair1 leaves pair 2 at {float(acc[n]['¬pair1']['pair2']):.0%}, "
+                     f"pair 1 at {float(acc[n]['¬pair1']['pair1']):.0%}")
+    inverted = ("; ".join(parts), "reproduced" if ok else "not reproduced",
+                f"for every network and inverted pair mask the other pair keeps >= {NEAR_FULL:.0%} of its "
+                f"unmasked accuracy and the removed pair falls to <= {NEAR_CHANCE:.0%}" if ok else
+                f"for at least one network or pair the other pair keeps < {NEAR_FULL:.0%} of its accuracy "
+                f"or the removed pair stays above {NEAR_CHANCE:.0%}")
+
+    sane = _hidden_sharing(results["sanity"])
+    copied, trained = float(sane[("FNN", "I/O copied")]), float(sane[("FNN", "trained")])
+    near = copied >= NEAR_COMPLETE
+    sanity = (f"FNN hidden-layer sharing {copied:.0%} with I/O copied (trained: {trained:.0%})",
+              "reproduced" if near else "not reproduced",
+              f"near-complete means >= {NEAR_COMPLETE:.0%}")
+
+    every = min(unmasked.values())
+    out = paper.not_learned({"low-sharing": low_sharing, "inverted-pair": inverted}, every)
+    out.update(paper.not_learned({"sanity": sanity}, unmasked.get("FNN", every)))
+    return paper.verdict_table("doubleadd", out)
+
+
+def accuracy_table(results: dict, hidden_only: bool = False) -> pd.DataFrame:
+    """Table 1 (or, ``hidden_only``, Table 3) of the paper beside this run: accuracy [%] per
+    network and tested pair under each mask, mean ± std over seeds, the paper's in brackets."""
+    ref = paper.DOUBLEADD_TABLE3 if hidden_only else paper.DOUBLEADD_TABLE1
+    acc = results["accuracy"].copy()
+    if hidden_only:  # Table 3's inverted masks replace Table 1's
+        acc = acc[~acc["mask"].isin(["¬pair1", "¬pair2"])]
+        acc["mask"] = acc["mask"].str.replace(" (hidden)", "", regex=False)
+    acc = acc[acc["mask"].isin(TABLE_MASKS)]
+    stats = acc.groupby(["net", "pair", "mask"])["accuracy"].agg(["mean", "std"]).fillna(0) * 100
+    rows = [r for r in ref.index if r in {(n, p) for n, p, _ in stats.index}]
+    table = pd.DataFrame(index=pd.MultiIndex.from_tuples(rows, names=["net", "pair"]),
+                         columns=list(TABLE_MASKS), dtype=object)
+    for (net, pair, m), (mean, std) in stats.iterrows():
+        table.loc[(net, pair), m] = f"{mean:.0f} ± {std:.0f} (paper {ref.loc[(net, pair), m]})"
+    return table

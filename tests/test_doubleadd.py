@@ -1,0 +1,95 @@
+"""The double-addition chapter: verdicts follow the tables both ways; Tables 1 and 3; the edits."""
+import pandas as pd
+import pytest
+import torch
+
+from weightmask import Mask, MaskedModel
+from weightmask.experiments import doubleadd
+from weightmask.models import FNN, RepeatLSTM
+from weightmask.tasks import double_add
+
+NETS = doubleadd.NETS
+
+
+def _results(hidden=0.2, copied=0.95, keep=0.95, drop=0.05, unmasked=1.0):
+    """Hand-made tables for the three networks (4 weight layers each): paper-like by default."""
+    sharing, accuracy, sanity = [], [], []
+    for net in NETS:
+        for seed in (0, 1):
+            for pair in double_add.PAIRS:
+                for layer in (1, 2, 3, 4):
+                    end = layer in (1, 4)
+                    sharing.append({"net": net, "seed": seed, "layer": layer, "pair": pair,
+                                    "shared": 0.0 if end else hidden})
+                    if net == "FNN":
+                        for variant, h in (("trained", hidden), ("I/O copied", copied)):
+                            sanity.append({"net": net, "seed": seed, "variant": variant, "layer": layer,
+                                           "pair": pair, "shared": 0.0 if end else h})
+            for mask in ("none", "full", "pair1", "¬pair1", "pair2", "¬pair2",
+                         "¬pair1 (hidden)", "¬pair2 (hidden)"):
+                for pair in double_add.PAIRS:
+                    if mask in ("none", "full"):
+                        a = unmasked
+                    elif mask.startswith("¬"):
+                        a = drop if pair in mask else keep
+                    else:
+                        a = 1.0 if pair == mask else 0.01
+                    accuracy.append({"net": net, "seed": seed, "mask": mask, "pair": pair, "accuracy": a})
+    return {"sharing": pd.DataFrame(sharing), "accuracy": pd.DataFrame(accuracy),
+            "sanity": pd.DataFrame(sanity)}
+
+
+def _verdicts(**kw):
+    return doubleadd.verdicts(_results(**kw))["verdict"].tolist()
+
+
+def test_all_claims_reproduced_on_paper_like_tables():
+    assert _verdicts() == ["reproduced"] * 3
+
+
+@pytest.mark.parametrize("kw,failing", [
+    (dict(hidden=0.7), 0),
+    (dict(keep=0.5), 1),
+    (dict(drop=0.5), 1),
+    (dict(copied=0.4), 2),
+])
+def test_each_claim_can_fail(kw, failing):
+    v = _verdicts(**kw)
+    assert v[failing] == "not reproduced"
+    assert [x for i, x in enumerate(v) if i != failing] == ["reproduced"] * 2
+
+
+def test_a_network_that_did_not_learn_makes_the_claims_not_comparable():
+    assert _verdicts(unmasked=0.3) == ["not comparable"] * 3
+
+
+def test_tables_1_and_3_set_the_paper_beside_this_run():
+    r = _results()
+    r["accuracy"].loc[r["accuracy"]["mask"] == "¬pair1 (hidden)", "accuracy"] = 0.5
+    t1, t3 = doubleadd.accuracy_table(r), doubleadd.accuracy_table(r, hidden_only=True)
+    assert list(t1.columns) == list(doubleadd.TABLE_MASKS) and len(t1) == 6
+    assert t1.loc[("FNN", "pair2"), "¬pair1"] == "95 ± 0 (paper 94)"
+    assert t3.loc[("FNN", "pair2"), "¬pair1"] == "50 ± 0 (paper 62)"
+    assert t3.loc[("LSTM (forced)", "pair1"), "¬pair2"] == "95 ± 0 (paper 76)"
+
+
+def test_copy_io_makes_pair_2_answer_like_pair_1():
+    torch.manual_seed(0)
+    net = FNN([80, 16, 16, 40])
+    doubleadd.copy_io(net)
+    numbers = double_add.sample(8)
+    swapped = numbers[:, [2, 3, 0, 1]]  # pair 2 gets pair 1's numbers
+    out = double_add.outputs(net, numbers, "fnn")
+    assert torch.allclose(double_add.outputs(net, swapped, "fnn")[:, 1], out[:, 0])
+
+
+def test_hidden_inverted_keeps_the_full_mask_on_input_and_output():
+    masked = MaskedModel(RepeatLSTM(80, 8, 40, steps=6))
+    io = doubleadd.io_names(masked)
+    assert io == ["lstm.weight_ih_l0", "out.weight", "out.bias"]
+    mask, full = masked.mask(), Mask.full(masked.mask())
+    m = doubleadd.hidden_inverted(mask, full, io)
+    assert all(m[n].all() for n in io)
+    assert all(torch.equal(m[n], ~mask[n]) for n in mask if n not in io)
+    assert doubleadd.io_names(MaskedModel(FNN([80, 8, 40]))) == [
+        "layers.0.weight", "layers.2.weight", "layers.0.bias", "layers.2.bias"]

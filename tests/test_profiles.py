@@ -1,0 +1,35 @@
+"""Profiles: every experiment has the three profiles; overrides are checked, nested ones too."""
+import pytest
+
+from weightmask import profiles
+
+
+def test_every_experiment_has_every_profile():
+    for name, by_profile in profiles.PROFILES.items():
+        assert set(by_profile) == set(profiles.PROFILE_NAMES), name
+
+
+def test_overrides_keep_types_and_reach_nested_settings():
+    config = profiles.resolve("addmul", "smoke", beta=1, **{"lstm.hidden": 32})
+    assert config["beta"] == 1.0 and isinstance(config["beta"], float)
+    assert config["lstm"]["hidden"] == 32
+    assert profiles.PROFILES["addmul"]["smoke"]["lstm"]["hidden"] == 16  # the profile is untouched
+
+
+@pytest.mark.parametrize("overrides,error,message", [
+    ({"stepz": 3}, ValueError, "no setting 'stepz'"),
+    ({"lstm.hiden": 3}, ValueError, "no setting 'lstm.hiden'"),
+    ({"sizes.x": 3}, ValueError, "no nested settings 'sizes'"),
+    ({"lstm.hidden": 2.5}, TypeError, "must be int"),
+    ({"mask_steps": True}, TypeError, "must be int"),
+])
+def test_bad_overrides_name_the_setting(overrides, error, message):
+    with pytest.raises(error, match=message):
+        profiles.resolve("addmul", "smoke", **overrides)
+
+
+def test_unknown_profile_and_experiment():
+    with pytest.raises(ValueError, match="choose one of"):
+        profiles.resolve("addmul", "fast")
+    with pytest.raises(ValueError, match="unknown experiment"):
+        profiles.resolve("nope", "smoke")

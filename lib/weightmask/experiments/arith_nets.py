@@ -152,10 +152,10 @@ def mask(problem: str, net: nn.Module, config: dict, seed: int, store: RunStore,
 
 
 def masks(problem: str, net: nn.Module, config: dict, seed: int, store: RunStore, device="auto",
-          variant: str | None = None, name: str = "") -> tuple[MaskedModel, dict[str, Mask]]:
-    """One mask per target of ``problem`` (full task first), on the same frozen ``net``."""
+          variant: str | None = None, name: str = "", targets=None) -> tuple[MaskedModel, dict[str, Mask]]:
+    """One mask per target of ``problem`` (default: all, full task first), on the same frozen ``net``."""
     out, masked = {}, None
-    for target in TARGETS[problem]:
+    for target in targets or TARGETS[problem]:
         masked, out[target], _ = mask(problem, net, config, seed, store, device, target, variant, name)
     return masked, out
 

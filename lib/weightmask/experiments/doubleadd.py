@@ -108,8 +108,11 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
             if name == "FNN":
                 edited = copy.deepcopy(net)
                 copy_io(edited)
+                # pair 1's path is untouched by the copy: its mask is the one trained above
                 masked_c, masks_c = arith_nets.masks("doubleadd", edited, cfg, seed, store, device,
-                                                     variant=COPIED, name="FNN, I/O copied")
+                                                     variant=COPIED, name="FNN, I/O copied",
+                                                     targets=("pair2",))
+                masks_c["pair1"] = masks["pair1"]
                 for variant, (m, ms) in (("trained", (masked, masks)), ("I/O copied", (masked_c, masks_c))):
                     rows, _ = arith_nets.layer_rows(m, ms, PAIRS, "pair", {**tag, "variant": variant})
                     tables["sanity"] += rows

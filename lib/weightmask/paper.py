@@ -45,6 +45,17 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("sanity", "When the hidden layers cannot tell the pairs apart (I/O weights copied), "
               "the method finds near-complete sharing there", "sharing almost perfect", "App. C.1, Fig. 8"),
     ],
+    "trust": [
+        Claim("half-masking", "Masks applied to only half of the weights cost little accuracy: the "
+              "masks select a subnetwork, they do not re-program the network",
+              "low drop, except the big double-addition FNN with early layers masked", "App. B.2, Fig. 7"),
+        Claim("beta", "The results are insensitive to the exact beta, and beta transfers across network "
+              "sizes", "not very sensitive; transfers well", "App. C.3, Fig. 10"),
+        Claim("size", "Larger networks share fewer weights (underfitting networks share more)",
+              "sharing falls with network size", "App. C.3, C.4, Fig. 11"),
+        Claim("binary", "Mask probabilities concentrate at 0 and 1 on every task, so thresholding "
+              "at 0.5 is safe", "concentrated at 0 and 1", "Sec. 2 footnote 2, Fig. 9"),
+    ],
 }
 
 # Table 2 of the paper: accuracy [%] per network and tested operation under each mask.

@@ -85,3 +85,31 @@ def performed_heatmaps(df: pd.DataFrame, masks, title: str = "", row: str | None
     if title:
         fig.suptitle(title)
     return fig
+
+
+def beta_sweep(df: pd.DataFrame, keep: float = 0.95, title: str = "") -> plt.Figure:
+    """Per network: accuracy kept by the add and mul masks and weights shared, against beta
+    (log axis), mean over seeds (paper Fig. 10)."""
+    d = df.assign(kept=np.minimum(df["add"] / df["unmasked_add"], df["mul"] / df["unmasked_mul"]))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    for ax, y, label in ((axes[0], "kept", "accuracy kept (worse op, rel. to unmasked)"),
+                         (axes[1], "shared", "add's weights shared with mul")):
+        sns.lineplot(d, x="beta", y=y, hue="network", marker="o", errorbar="sd", ax=ax)
+        ax.set(xscale="log", xlabel="beta", ylabel=label, ylim=(0, 1.05))
+        ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    axes[0].axhline(keep, color="k", ls="--", lw=1)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def probability_histograms(hist: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Histograms of mask probabilities sigmoid(l), one line per ``model``, log scale (Fig. 9b)."""
+    h = hist.groupby(["model", "left", "right"], as_index=False)["fraction"].mean()
+    h["center"] = (h["left"] + h["right"]) / 2
+    fig, ax = plt.subplots(figsize=(7, 3.8), constrained_layout=True)
+    sns.lineplot(h.replace({"fraction": {0: np.nan}}), x="center", y="fraction", hue="model",
+                 drawstyle="steps-mid", ax=ax)
+    ax.set(yscale="log", xlim=(0, 1), xlabel="mask probability sigmoid(l)", ylabel="fraction of weights",
+           title=title or "distribution of mask probabilities")
+    return fig

@@ -64,6 +64,23 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       lstm=dict(seeds=10, hidden=256, steps=6, batch=128, train_steps=20_000,
                                 mask_steps=20_000, lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4)),
     },
+    # App. B.2, C.3: the checks of the method. The add/mul and double-addition networks are
+    # those chapters' at the same profile; these settings add the beta sweep (Fig. 10, at two
+    # sizes), the sizes of Fig. 11 and the smaller double-addition FNN of Fig. 7.
+    "trust": {
+        "smoke": dict(seeds=1, betas=[1e-5, 1e-4, 1e-3], sweep_sizes=[[42, 32, 32, 20], [42, 64, 64, 20]],
+                      sizes=[[42, 16, 16, 20], [42, 32, 32, 20], [42, 64, 64, 20]],
+                      small_doubleadd=[80, 24, 24, 40]),
+        "quick": dict(seeds=1, betas=[1e-5, 1e-4, 1e-3],
+                      sweep_sizes=[[42, 200, 200, 100, 20], [42, 400, 400, 200, 20]],
+                      sizes=[[42, 100, 100, 50, 20], [42, 200, 200, 100, 20], [42, 400, 400, 200, 20]],
+                      small_doubleadd=[80, 200, 200, 100, 40]),
+        "paper": dict(seeds=10, betas=[1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
+                      sweep_sizes=[[42] + [800] * 4 + [20], [42] + [2000] * 4 + [20]],
+                      sizes=[[42, 400, 400, 200, 20], [42] + [800] * 4 + [20], [42] + [2000] * 4 + [20],
+                             [42] + [4000] * 4 + [20]],
+                      small_doubleadd=[80] + [800] * 4 + [40]),
+    },
 }
 
 

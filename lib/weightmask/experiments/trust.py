@@ -1,0 +1,176 @@
+"""Paper App. B.1, B.2, C.3: how far the method can be trusted.
+
+Four checks on the arithmetic networks (the other chapters' stages are reused from the run
+store when they ran at the same profile): masks applied to only half of the weights (Fig. 7),
+a sweep of the regularization strength beta at two network sizes (Fig. 10), the share of
+weights two operations share as the network grows (Fig. 11), and the distribution of mask
+probabilities (Fig. 9).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import paper, profiles
+from ..mask import Mask
+from ..masking import MaskedModel
+from ..metrics import sharing
+from ..store import RunStore
+from . import addmul, arith_nets, doubleadd, seed_ids
+
+BINS = np.linspace(0, 1, 51)
+KEEP = 0.95          # the paper's "> 95% of the original performance"
+SMALL_DROP = 0.10    # half-masking "costs little": at most this absolute accuracy drop
+UNDECIDED = 0.05     # probabilities in (0.1, 0.9) at most this share of all: "concentrated"
+
+
+def halves(masked: MaskedModel, mask: Mask) -> dict[str, Mask]:
+    """``mask`` applied to the early or the late weight layers only (about half of the weights
+    each, split by cumulative size in network order), the rest kept whole (App. B.2)."""
+    layers = arith_nets.weight_layers(masked)
+    sizes = np.array([mask[n].numel() for n in layers])
+    cut = int(np.searchsorted(np.cumsum(sizes), sizes.sum() / 2)) + 1
+    cut = min(max(cut, 1), len(layers) - 1)
+    early = set(layers[:cut])
+    # biases follow the weight matrix of their module
+    module = {n: n.rsplit(".", 1)[0] for n in mask}
+    early_modules = {module[n] for n in early}
+    full = Mask.full(mask)
+    is_early = {n: (n in early) or (n not in layers and module[n] in early_modules) for n in mask}
+    return {"early layers masked": full.replace({n: mask[n] for n in mask if is_early[n]}),
+            "late layers masked": full.replace({n: mask[n] for n in mask if not is_early[n]})}
+
+
+def _half_rows(model: str, seed: int, masked: MaskedModel, full: Mask, evaluate) -> list[dict]:
+    """Mean accuracy over the model's outputs without a mask, with the full-task mask, and with
+    it on either half of the weights."""
+    rows = []
+    variants = {"unmasked": Mask.full(full), "all layers masked": full, **halves(masked, full)}
+    for name, m in variants.items():
+        with torch.no_grad(), masked.fixed(m):
+            acc = evaluate(masked)
+        rows.append({"model": model, "seed": seed, "variant": name,
+                     "accuracy": float(np.mean([v for k, v in acc.items() if k.startswith("acc_")]))})
+    return rows
+
+
+def _evaluator(problem: str, cfg: dict, device):
+    return arith_nets.task(problem, cfg, "full", torch.Generator(), device)[2]
+
+
+def _probabilities(masked: MaskedModel) -> torch.Tensor:
+    return torch.cat([p.flatten().cpu() for p in masked.probabilities().values()])
+
+
+def _histogram_rows(tag: dict, probs: torch.Tensor) -> list[dict]:
+    counts, _ = np.histogram(probs.numpy(), bins=BINS)
+    return [{**tag, "left": BINS[i], "right": BINS[i + 1], "fraction": c / probs.numel()}
+            for i, c in enumerate(counts)]
+
+
+def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
+        device="auto", profile: str = "quick") -> dict:
+    """Tables ``halves`` (Fig. 7), ``sweep`` (Fig. 10), ``sizes`` (Fig. 11), ``histogram`` and
+    ``undecided`` (Fig. 9). The add/mul and double-addition networks use those chapters'
+    settings at ``profile``, so their stages are shared."""
+    store = store or RunStore()
+    am = profiles.resolve("addmul", profile)
+    da = doubleadd.nets(profiles.resolve("doubleadd", profile))
+    tables: dict[str, list[dict]] = {k: [] for k in ("halves", "sweep", "sizes", "histogram", "undecided")}
+    for seed in seed_ids(seeds, config["seeds"]):
+        # Fig. 7 and Fig. 9 on the chapters' own networks and masks
+        nets = {"add/mul FNN": ("addmul", addmul.nets(am)["FNN"]),
+                "double-add FNN": ("doubleadd", da["FNN"]),
+                "double-add FNN (small)": ("doubleadd", {**da["FNN"], "sizes": config["small_doubleadd"]}),
+                "double-add LSTM": ("doubleadd", da["LSTM"])}
+        for model, (problem, cfg) in nets.items():
+            net, _ = arith_nets.network(problem, cfg, seed, store, device, name=model)
+            dev = next(net.parameters()).device
+            masked, full, _ = arith_nets.mask(problem, net, cfg, seed, store, device, name=model)
+            tables["halves"] += _half_rows(model, seed, masked, full, _evaluator(problem, cfg, dev))
+            probs = _probabilities(masked)
+            tables["histogram"] += _histogram_rows({"model": model, "seed": seed}, probs)
+            tables["undecided"].append({"model": model, "seed": seed,
+                                        "between": float(((probs > 0.1) & (probs < 0.9)).float().mean())})
+        # Fig. 10 and 11: add and mul masks across beta and network size
+        points = [(tuple(s), b) for s in config["sweep_sizes"] for b in config["betas"]]
+        points += [(tuple(s), am["beta"]) for s in config["sizes"] if (tuple(s), am["beta"]) not in points]
+        for sizes, beta in points:
+            cfg = {**addmul.nets(am)["FNN"], "sizes": list(sizes), "beta": beta}
+            net, log = arith_nets.network("addmul", cfg, seed, store, device, name=f"FNN {list(sizes)}")
+            masked, ms = arith_nets.masks("addmul", net, cfg, seed, store, device, name=f"FNN {list(sizes)}",
+                                          targets=addmul.OPS)
+            layers = arith_nets.weight_layers(masked)
+            share = sharing(ms["add"].select(layers), ms["mul"].select(layers))
+            evaluate = _evaluator("addmul", cfg, next(net.parameters()).device)
+            acc = {}
+            for o in addmul.OPS:
+                with torch.no_grad(), masked.fixed(ms[o]):
+                    acc[o] = evaluate(masked)[f"acc_{o}"]
+            row = {"seed": seed, "network": "-".join(map(str, sizes[1:-1])), "weights":
+                   int(sum(ms["add"][n].numel() for n in layers)), "beta": beta,
+                   "unmasked_add": log[-1]["acc_add"], "unmasked_mul": log[-1]["acc_mul"],
+                   "add": acc["add"], "mul": acc["mul"],
+                   "shared": float(share["shared"].sum() / share["kept"].sum())}
+            if list(sizes) in [list(s) for s in config["sweep_sizes"]] and beta in config["betas"]:
+                tables["sweep"].append(row)
+            if list(sizes) in [list(s) for s in config["sizes"]] and beta == am["beta"]:
+                tables["sizes"].append(row)
+    return {k: pd.DataFrame(v) for k, v in tables.items()}
+
+
+def _kept(df: pd.DataFrame) -> pd.Series:
+    """Per row: the worse operation's mask accuracy relative to the unmasked network's."""
+    return np.minimum(df["add"] / df["unmasked_add"], df["mul"] / df["unmasked_mul"])
+
+
+def verdicts(results: dict) -> pd.DataFrame:
+    """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
+    h = results["halves"].groupby(["model", "variant"])["accuracy"].mean().unstack("variant")
+    drop = (h["unmasked"].to_numpy()[:, None] - h[["early layers masked", "late layers masked"]]).max(axis=1)
+    worst = drop.idxmax()
+    small = bool((drop <= SMALL_DROP).all())
+    halves_claim = (f"largest drop {drop.max():.1%} ({worst}); "
+                    + "; ".join(f"{m}: {d:.1%}" for m, d in drop.items()),
+                    "reproduced" if small else "not reproduced",
+                    f"every drop against the unmasked network is at most {SMALL_DROP:.0%}" if small
+                    else f"at least one network loses more than {SMALL_DROP:.0%}")
+
+    sw = results["sweep"].copy()
+    sw["ok"] = _kept(sw) >= KEEP
+    by = sw.groupby(["network", "beta"])["ok"].mean().unstack("network") >= 0.5
+    ranges = {n: (by.index[by[n]].min(), by.index[by[n]].max()) if by[n].any() else None for n in by}
+    wide = all(r is not None and r[1] / r[0] >= 10 for r in ranges.values())
+    largest = [r[1] if r else None for r in ranges.values()]
+    transfers = wide and len(set(largest)) == 1
+    beta_claim = ("; ".join(f"{n}: > {KEEP:.0%} kept for beta in "
+                            + (f"[{r[0]:g}, {r[1]:g}]" if r else "none") for n, r in ranges.items()),
+                  "reproduced" if transfers else "not reproduced",
+                  "every size keeps > 95% over at least a decade of beta, and the largest such beta "
+                  "is the same for both sizes" if transfers else
+                  "a size keeps > 95% over less than a decade of beta, or the sizes' largest good beta differ")
+
+    sz = results["sizes"].groupby("weights")["shared"].mean().sort_index()
+    fewer = bool((np.diff(sz.to_numpy()) < 0).all()) and len(sz) > 1
+    size_claim = ("; ".join(f"{w:,} weights: {s:.0%} shared" for w, s in sz.items()),
+                  "reproduced" if fewer else "not reproduced",
+                  "the share of add's weights also used by mul falls with every increase in size" if fewer
+                  else "the share does not fall with every increase in size")
+
+    u = results["undecided"].groupby("model")["between"].mean()
+    conc = bool((u <= UNDECIDED).all())
+    binary = ("; ".join(f"{m}: {v:.1%} in (0.1, 0.9)" for m, v in u.items()),
+              "reproduced" if conc else "not reproduced",
+              f"at most {UNDECIDED:.0%} of the probabilities lie in (0.1, 0.9) for every mask" if conc
+              else f"more than {UNDECIDED:.0%} undecided for at least one mask")
+
+    learned = float(np.minimum(results["sizes"]["unmasked_add"], results["sizes"]["unmasked_mul"]).max())
+    return paper.verdict_table("trust", {
+        "half-masking": halves_claim,
+        "beta": beta_claim,
+        "size": paper.not_learned({"size": size_claim}, learned)["size"],
+        "binary": binary,
+    })

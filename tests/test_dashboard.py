@@ -1,0 +1,39 @@
+"""The results dashboard: chapters' verdicts saved, collected in order, linked, never invented."""
+import pandas as pd
+import pytest
+
+from weightmask import dashboard, paper
+from weightmask.store import RunStore
+
+
+def _verdicts(experiment="doubleadd", verdict="reproduced"):
+    measured = {c.id: ("42%", verdict, "because") for c in paper.CLAIMS[experiment]}
+    return paper.verdict_table(experiment, measured)
+
+
+def test_saved_verdicts_come_back_in_chapter_order_and_missing_chapters_say_so(tmp_path):
+    store = RunStore(tmp_path)
+    dashboard.save("doubleadd", _verdicts(), "quick", store)
+    dashboard.save("addmul", _verdicts("addmul", "not reproduced"), "quick", store)
+    dashboard.save("addmul", _verdicts("addmul"), "smoke", store)  # another profile: kept apart
+    table = dashboard.collect(["addmul", "method", "doubleadd"], "quick", store)
+    assert list(table.columns) == dashboard.COLUMNS
+    assert table["chapter"].tolist() == ["addmul"] * 4 + ["method"] + ["doubleadd"] * 3
+    assert set(table[table["chapter"] == "addmul"]["verdict"]) == {"not reproduced"}
+    assert table[table["chapter"] == "method"]["verdict"].tolist() == ["not run"]
+    assert (table["profile"] == "quick").all() and table["this run"].iloc[0] == "42%"
+
+
+def test_html_links_chapters_and_escapes_text(tmp_path):
+    table = pd.DataFrame([{"chapter": "addmul", "claim": "a < b", "paper": "3.8x", "this run": "2.1x",
+                           "profile": "quick", "verdict": "not reproduced"}])
+    out = dashboard.to_html(table, {"addmul": "Addition / multiplication"})
+    assert '<a href="addmul.html">Addition / multiplication</a>' in out
+    assert "a &lt; b" in out and 'class="verdict not-reproduced"' in out
+
+
+def test_bad_input_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="missing columns"):
+        dashboard.save("addmul", pd.DataFrame({"claim": ["x"]}), "quick", RunStore(tmp_path))
+    with pytest.raises(ValueError, match="unknown profile"):
+        dashboard.save("addmul", _verdicts("addmul"), "fast", RunStore(tmp_path))

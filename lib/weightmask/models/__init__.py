@@ -1,5 +1,6 @@
 """Networks of the paper's experiments."""
+from .cnn import SimpleCNN
 from .fnn import FNN
 from .lstm import RepeatLSTM
 
-__all__ = ["FNN", "RepeatLSTM"]
+__all__ = ["FNN", "RepeatLSTM", "SimpleCNN"]

@@ -1,0 +1,57 @@
+"""Image data: CIFAR-10 pickles win over Fashion-MNIST, which is padded to 32x32 RGB; errors say what to do."""
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from weightmask.tasks import images
+
+
+def _fashion(base):
+    folder = base / images.FASHION_DIR
+    folder.mkdir(parents=True)
+
+    def write(name, array):
+        header = bytes([0, 0, 8, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+        with gzip.open(folder / name, "wb") as f:
+            f.write(header + array.astype(np.uint8).tobytes())
+    write("train-images-idx3-ubyte.gz", np.full((4, 28, 28), 255))
+    write("train-labels-idx1-ubyte.gz", np.array([0, 1, 2, 3]))
+    write("t10k-images-idx3-ubyte.gz", np.full((2, 28, 28), 51))
+    write("t10k-labels-idx1-ubyte.gz", np.array([9, 8]))
+
+
+def test_fashion_is_padded_to_32_and_repeated_to_3_channels(tmp_path):
+    _fashion(tmp_path)
+    data = images.load(data=tmp_path)
+    assert data.x_train.shape == (4, 3, 32, 32) and data.x_test.shape == (2, 3, 32, 32)
+    assert float(data.x_train[0, :, 2:30, 2:30].min()) == 1.0 and float(data.x_train[0, :, :2].max()) == 0.0
+    assert data.y_test.tolist() == [9, 8] and data.classes == images.FASHION_CLASSES
+    assert "Fashion-MNIST" in data.name
+
+
+def test_cifar_batches_are_preferred(tmp_path):
+    _fashion(tmp_path)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2]}, f)
+    data = images.load(data=tmp_path)
+    assert data.name == "CIFAR-10" and data.x_train.shape == (10, 3, 32, 32)
+    assert images.load("fashion", data=tmp_path).name.startswith("Fashion-MNIST")
+
+
+def test_missing_data_names_both_ways_to_get_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py.*make data"):
+        images.load(data=tmp_path)
+    with pytest.raises(ValueError, match="source must be one of"):
+        images.load("imagenet", data=tmp_path)
+
+
+def test_without_classes():
+    x, y = torch.arange(6).float(), torch.tensor([0, 1, 2, 0, 1, 2])
+    xs, ys = images.without_classes(x, y, (1,))
+    assert ys.tolist() == [0, 2, 0, 2] and xs.tolist() == [0, 2, 3, 5]

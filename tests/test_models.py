@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from weightmask.models import FNN, RepeatLSTM, SimpleCNN
+from weightmask.models import FNN, RepeatLSTM, ResNet, SimpleCNN
 
 from test_masking import check_per_slice, wrap
 
@@ -60,3 +60,14 @@ def test_simple_cnn_is_table_5_and_masks_per_slice():
     check_per_slice(wrap(small), [torch.rand(8, 3, 16, 16)])
     with pytest.raises(ValueError, match="widths must be 4"):
         SimpleCNN(widths=(8, 8))
+
+
+def test_resnet_depth_and_masking_per_slice():
+    net = ResNet(depth=110)
+    assert sum(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3) for m in net.modules()) == 109
+    torch.manual_seed(6)
+    small = ResNet(depth=8, width=4).eval()
+    assert small(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    check_per_slice(wrap(small), [torch.rand(8, 3, 16, 16)])
+    with pytest.raises(ValueError, match="depth must be 6n"):
+        ResNet(depth=10)

@@ -7,16 +7,9 @@ Mersenne Twister for. Uniforms have 24 random bits, like ``torch.rand`` in float
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-import numba
 import numpy as np
 from numba import njit, prange
 
-# Below this many elements (times samples) one thread beats a team: waking the other threads
-# costs more than the work, and when the cores are busy with other processes a team waits
-# for a time slice at every barrier (tens of milliseconds per call instead of microseconds).
-PARALLEL_MIN = 1 << 16
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -111,16 +104,3 @@ def logit_grad_tau(grads, logits, seed, tau):
         out[i] = np.float32(acc)
     return out
 
-
-@contextmanager
-def threads_for(work: int):
-    """Run the kernels inside on one thread when ``work`` (elements x samples) is small."""
-    if work >= PARALLEL_MIN:
-        yield
-        return
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)

@@ -159,8 +159,7 @@ class _MaskedWeightSamples(torch.autograd.Function):
             keep_freed_memory()
             outs = tuple(torch.empty_like(weight, memory_format=torch.contiguous_format)
                          for _ in range(n))
-            with _kernels.threads_for(n * weight.numel()):
-                _kernels.masked_weights(_np(weight), _np(q), seed, tuple(o.view(-1).numpy() for o in outs))
+            _kernels.masked_weights(_np(weight), _np(q), seed, tuple(o.view(-1).numpy() for o in outs))
         else:  # the same samples as sample_keep: the generator is chosen by the logits alone
             outs = (weight * _keep_fused(logits, n, seed)).unbind(0)
         ctx.save_for_backward(logits, weight, q)
@@ -180,11 +179,10 @@ class _MaskedWeightSamples(torch.autograd.Function):
                 g = zeros
             flat.append(_np(g.to(torch.float32)))
         flat = tuple(flat)
-        with _kernels.threads_for(len(flat) * logits.numel()):
-            if ctx.tau == 1.0:
-                total = _kernels.logit_grad(flat, _np(q), ctx.seed)
-            else:
-                total = _kernels.logit_grad_tau(flat, _np(logits), ctx.seed, ctx.tau)
+        if ctx.tau == 1.0:
+            total = _kernels.logit_grad(flat, _np(q), ctx.seed)
+        else:
+            total = _kernels.logit_grad_tau(flat, _np(logits), ctx.seed, ctx.tau)
         return torch.from_numpy(total).view(logits.shape).mul_(weight), None, None, None, None
 
 

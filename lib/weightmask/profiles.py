@@ -76,6 +76,21 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       mask_lr=1e-2, alpha=1e-5, n_samples=8,
                       variants=["default", "prefer old, new 0.5", "prefer old, new 0.27"]),
     },
+    # Sec. 5 / App. C.8: quick uses narrower CNNs (a quarter of Table 5's channels), ResNet-8
+    # instead of ResNet-110, fewer steps, and masks at a larger learning rate.
+    "cnn": {
+        "smoke": dict(seeds=1, nets=["CNN", "CNN (no dropout)", "ResNet"], widths=[4, 4, 8, 8], resnet_depth=8,
+                      resnet_width=4, batch=32, train_steps=10, resnet_steps=10, lr=1e-3, resnet_lr=0.1,
+                      mask_steps=4, mask_batch=32, mask_lr=3e-2, beta=1e-4, n_samples=4, n_test=300),
+        "quick": dict(seeds=1, nets=["CNN", "CNN (no dropout)", "ResNet"], widths=[8, 16, 32, 64],
+                      resnet_depth=8, resnet_width=8, batch=128, train_steps=1500, resnet_steps=1500, lr=1e-3,
+                      resnet_lr=0.1, mask_steps=400, mask_batch=128, mask_lr=5e-2, beta=1e-4, n_samples=4,
+                      n_test=10_000),
+        "paper": dict(seeds=10, nets=["CNN", "CNN (no dropout)", "ResNet"], widths=[32, 64, 128, 256],
+                      resnet_depth=110, resnet_width=16, batch=128, train_steps=20_000, resnet_steps=64_000,
+                      lr=1e-3, resnet_lr=0.1, mask_steps=20_000, mask_batch=128, mask_lr=1e-2, beta=1e-4,
+                      n_samples=4, n_test=10_000),
+    },
     # App. B.2, C.3: the checks of the method. The add/mul and double-addition networks are
     # those chapters' at the same profile; these settings add the beta sweep (Fig. 10, at two
     # sizes), the sizes of Fig. 11 and the smaller double-addition FNN of Fig. 7.

@@ -2,5 +2,6 @@
 from .cnn import SimpleCNN
 from .fnn import FNN
 from .lstm import RepeatLSTM
+from .resnet import ResNet
 
-__all__ = ["FNN", "RepeatLSTM", "SimpleCNN"]
+__all__ = ["FNN", "RepeatLSTM", "ResNet", "SimpleCNN"]

@@ -29,7 +29,8 @@ FASHION_DIR = Path("debian") / "usr" / "share" / "datasets" / "fashion-mnist"
 
 @dataclass(frozen=True)
 class Images:
-    """``[n, 3, 32, 32]`` float images in [0, 1] with labels, the class names and the dataset's name."""
+    """Images as compact ``uint8 [n, channels, 32, 32]`` tensors (see :func:`as_float`) with labels,
+    the class names and the dataset's name."""
 
     x_train: Tensor
     y_train: Tensor
@@ -51,7 +52,7 @@ def _cifar(base: Path) -> Images | None:
                 d = pickle.load(f, encoding="bytes")
             xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32))
             ys.append(np.asarray(d[b"labels"], np.int64))
-        return torch.from_numpy(np.concatenate(xs)).float() / 255, torch.from_numpy(np.concatenate(ys))
+        return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
     return Images(*read([f"data_batch_{i}" for i in range(1, 6)]), *read(["test_batch"]),
                   CIFAR10_CLASSES, "CIFAR-10")
 
@@ -64,9 +65,8 @@ def _fashion(base: Path) -> Images | None:
         return None
     xtr, ytr, xte, yte = (_idx(folder / n) for n in names)
 
-    def img(a):  # 28x28 grey -> 32x32 (zero padding) x 3 channels
-        x = F.pad(torch.from_numpy(a.astype(np.float32) / 255).unsqueeze(1), (2, 2, 2, 2))
-        return x.expand(-1, 3, -1, -1).contiguous()
+    def img(a):  # 28x28 grey -> 32x32 (zero padding); as_float repeats it to 3 channels
+        return F.pad(torch.from_numpy(np.ascontiguousarray(a)).unsqueeze(1), (2, 2, 2, 2))
     return Images(img(xtr), torch.from_numpy(ytr.astype(np.int64)), img(xte),
                   torch.from_numpy(yte.astype(np.int64)), FASHION_CLASSES,
                   "Fashion-MNIST (Debian dataset-fashion-mnist), padded to 32x32, 3 channels")
@@ -81,7 +81,7 @@ def _hub() -> Images:
 
     def split(name):
         part = ds[name].with_format("numpy")
-        x = np.stack(part["img"]).astype(np.float32).transpose(0, 3, 1, 2) / 255
+        x = np.ascontiguousarray(np.stack(part["img"]).astype(np.uint8).transpose(0, 3, 1, 2))
         return torch.from_numpy(x), torch.from_numpy(np.asarray(part["label"], np.int64))
     return Images(*split("train"), *split("test"), CIFAR10_CLASSES, "CIFAR-10 (Hugging Face hub)")
 
@@ -105,7 +105,12 @@ def load(source: str = "auto", data: Path | None = None) -> Images:
     return found
 
 
-def without_classes(x: Tensor, y: Tensor, removed: tuple[int, ...]) -> tuple[Tensor, Tensor]:
-    """The examples whose label is not in ``removed`` (a mask's training set in Sec. 5)."""
-    keep = ~torch.isin(y, torch.tensor(removed, dtype=y.dtype))
-    return x[keep], y[keep]
+def as_float(x: Tensor) -> Tensor:
+    """``uint8 [n, c, H, W]`` images as float32 in [0, 1] with 3 channels (grey ones repeated)."""
+    x = x.float().div_(255)
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def without_classes(y: Tensor, removed: tuple[int, ...]) -> Tensor:
+    """Indices of the examples whose label is not in ``removed`` (a mask's training set in Sec. 5)."""
+    return torch.nonzero(~torch.isin(y, torch.tensor(removed, dtype=y.dtype))).flatten()

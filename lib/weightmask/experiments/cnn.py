@@ -1,0 +1,225 @@
+"""Paper Sec. 5 and App. C.8: how much does a CNN rely on class-exclusive weights?
+
+A trained image classifier is frozen. A control mask is trained on all classes; then, for
+every class, a mask is trained on the data without that class, with the output layer's mask
+fixed to the control's so that only the feature detectors can differ. Weights that only the
+removed class needed disappear from its mask. Confusion matrices on the full test set under
+each mask show how much the removed class loses and what it is confused with instead.
+Networks: the simple CNN of Table 5 with and without dropout, and a CIFAR ResNet.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import nullcontext
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .. import paper
+from ..device import resolve_device
+from ..mask import Mask
+from ..masking import MaskedModel
+from ..metrics import confusion_matrix
+from ..models import ResNet, SimpleCNN
+from ..store import RunStore
+from ..tasks import images
+from ..training import train_mask, train_weights
+from . import seed_ids
+
+NETS = ("CNN", "CNN (no dropout)", "ResNet")
+SUBSTANTIAL = 0.30   # a relative accuracy drop of the removed class at least this is "substantial"
+BARELY = 0.50        # other classes "barely change": their largest drop at most this share of the target's
+CIFAR_CONFUSIONS = {"airplane": ("bird", "ship"), "cat": ("dog",), "dog": ("cat",),
+                    "truck": ("automobile",), "automobile": ("truck",)}  # Sec. 5, App. C.8.1
+
+
+def build(name: str, config: dict, n_classes: int):
+    if name == "ResNet":
+        return ResNet(config["resnet_depth"], n_classes, config["resnet_width"])
+    if name in ("CNN", "CNN (no dropout)"):
+        return SimpleCNN(n_classes, dropout=name == "CNN", widths=tuple(config["widths"]))
+    raise ValueError(f"net must be one of {NETS}, got {name!r}")
+
+
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crop with padding 4 and horizontal flip (App. C.8.3)."""
+    n = x.shape[0]
+    padded = F.pad(x, (4, 4, 4, 4))
+    i, j = torch.randint(0, 9, (2,), generator=generator).tolist()
+    out = padded[:, :, i:i + x.shape[2], j:j + x.shape[3]]
+    flip = torch.rand(n, generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
+def _batches(x, y, batch: int, generator: torch.Generator, augment: bool, among=None):
+    """Random batches (of the examples ``among``, default all) as float images."""
+    def get(step):
+        i = torch.randint(0, len(y) if among is None else len(among), (batch,), generator=generator)
+        if among is not None:
+            i = among[i]
+        xb = images.as_float(x[i])
+        return (_augment(xb, generator) if augment else xb), y[i]
+    return get
+
+
+def _loss(model, batch):
+    return F.cross_entropy(model(batch[0]), batch[1])
+
+
+@torch.no_grad()
+def _confusion(model, x, y, n_classes: int, device, chunk: int = 1000) -> torch.Tensor:
+    preds = torch.cat([model(images.as_float(x[i:i + chunk]).to(device)).argmax(-1).cpu()
+                       for i in range(0, len(y), chunk)])
+    return confusion_matrix(preds, y, n_classes)
+
+
+def network(name: str, config: dict, data: images.Images, seed: int, store: RunStore, device):
+    """The network ``name`` trained on all classes (simple CNN: Adam; ResNet: SGD with momentum,
+    weight decay, step schedule and augmentation, as App. C.8)."""
+    torch.manual_seed(seed)
+    net = build(name, config, len(data.classes)).to(device)
+    resnet = name == "ResNet"
+    steps = config["resnet_steps" if resnet else "train_steps"]
+    kw = {}
+    if resnet:
+        kw = dict(clip=None, optimizer=lambda p: torch.optim.SGD(p, lr=config["resnet_lr"], momentum=0.9,
+                                                                weight_decay=1e-4),
+                  scheduler=lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [steps // 2, steps * 3 // 4], 0.1))
+    keys = {"net": name, "data": data.name, "steps": steps, "batch": config["batch"],
+            **({"resnet_depth": config["resnet_depth"], "resnet_width": config["resnet_width"],
+                "lr": config["resnet_lr"]} if resnet else {"widths": config["widths"], "lr": config["lr"]})}
+    train_weights(net, _batches(data.x_train, data.y_train, config["batch"],
+                                torch.Generator().manual_seed(seed), augment=resnet),
+                  _loss, steps=steps, lr=config["lr"], device=device, desc=f"{name} weights, seed {seed}",
+                  checkpoint=store.run("cnn.weights", keys, seed), **kw)
+    return net.eval(), keys
+
+
+def masks(name: str, net, keys: dict, config: dict, data: images.Images, seed: int, store: RunStore,
+          device) -> tuple[MaskedModel, dict[str, Mask]]:
+    """The control mask (all classes) and one mask per removed class, output layer fixed to the
+    control's."""
+    found: dict[str, Mask] = {}
+    for removed in [None] + list(range(len(data.classes))):
+        masked = MaskedModel(net, n_samples=config["n_samples"])  # fresh logits for every mask
+        out = [n for n in masked.names if n.startswith("out.")]
+        label = "control" if removed is None else data.classes[removed]
+        among = None if removed is None else images.without_classes(data.y_train, (removed,))
+        cfg = {**keys, "mask_steps": config["mask_steps"], "mask_lr": config["mask_lr"],
+               "beta": config["beta"], "n_samples": config["n_samples"], "mask_batch": config["mask_batch"],
+               "removed": removed}
+        torch.manual_seed(seed + 1000 + (removed if removed is not None else -1))
+        gen = torch.Generator().manual_seed(seed + 1000 + (removed if removed is not None else -1))
+        fixed = masked.fixed(found["control"].select(out)) if removed is not None else nullcontext()
+        with fixed:
+            mask = train_mask(masked, _batches(data.x_train, data.y_train, config["mask_batch"], gen,
+                                               augment=False, among=among), _loss,
+                              steps=config["mask_steps"], beta=config["beta"], batch_size=config["mask_batch"],
+                              lr=config["mask_lr"], device=device, desc=f"{name} mask {label}, seed {seed}",
+                              checkpoint=store.run("cnn.mask", cfg, seed))
+        if removed is not None:  # the output layer was the control's throughout
+            mask = mask.replace({n: found["control"][n] for n in out})
+        found[label] = mask
+    return masked, found
+
+
+def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
+        device="auto", source: str = "auto") -> dict:
+    """Tables ``accuracy`` (per net, seed, mask and class), ``confusion`` (row-normalized, per
+    net, seed, mask) and ``data`` (which dataset ran)."""
+    store = store or RunStore()
+    device = resolve_device(device)
+    data = images.load(source)
+    x_test, y_test = data.x_test[:config["n_test"]], data.y_test[:config["n_test"]]
+    k = len(data.classes)
+    acc_rows, conf_rows = [], []
+    for seed in seed_ids(seeds, config["seeds"]):
+        for name in config["nets"]:
+            net, keys = network(name, config, data, seed, store, device)
+            masked, found = masks(name, net, keys, config, data, seed, store, device)
+            evaluated = {"unmasked": None, **found}
+            for label, m in evaluated.items():
+                with masked.fixed(m if m is not None else Mask.full(masked.mask())):
+                    c = _confusion(masked, x_test, y_test, k, device)
+                rates = c / c.sum(1, keepdim=True).clamp(min=1)
+                acc_rows += [{"net": name, "seed": seed, "mask": label, "class": data.classes[i],
+                              "accuracy": float(rates[i, i])} for i in range(k)]
+                conf_rows += [{"net": name, "seed": seed, "mask": label, "true": data.classes[i],
+                               "predicted": data.classes[j], "fraction": float(rates[i, j])}
+                              for i in range(k) for j in range(k)]
+    return {"accuracy": pd.DataFrame(acc_rows), "confusion": pd.DataFrame(conf_rows),
+            "data": pd.DataFrame([{"name": data.name, "classes": list(data.classes), "test": len(y_test)}])}
+
+
+def drops(results: dict) -> pd.DataFrame:
+    """Per net and removed class: the removed class's relative accuracy drop against the control
+    mask (Fig. 6a) and the largest relative drop of another class over it (Fig. 6b)."""
+    acc = results["accuracy"].groupby(["net", "mask", "class"])["accuracy"].mean()
+    rows = []
+    for net in acc.index.unique("net"):
+        ctrl = acc[net]["control"]
+        for removed in ctrl.index:
+            if removed not in acc[net].index.unique("mask"):
+                continue
+            rel = ((ctrl - acc[net][removed]) / ctrl.clip(lower=1e-9)).clip(lower=0)
+            target = float(rel[removed])
+            other = float(rel.drop(removed).max())
+            rows.append({"net": net, "removed": removed, "drop": target, "other_drop": other,
+                         "other_over_target": other / target if target > 0 else float("inf")})
+    return pd.DataFrame(rows)
+
+
+def confused_with(results: dict) -> pd.DataFrame:
+    """Per net and removed class, the class that gains most of the removed class's examples."""
+    c = results["confusion"].groupby(["net", "mask", "true", "predicted"])["fraction"].mean()
+    rows = []
+    for net in c.index.unique("net"):
+        for removed in c[net].index.unique("mask"):
+            if removed in ("control", "unmasked"):
+                continue
+            gain = (c[net][removed][removed] - c[net]["control"][removed]).drop(removed)
+            rows.append({"net": net, "removed": removed, "now predicted as": gain.idxmax(),
+                         "gain": float(gain.max())})
+    return pd.DataFrame(rows)
+
+
+def verdicts(results: dict) -> pd.DataFrame:
+    """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
+    d = drops(results)
+    data = results["data"].iloc[0]["name"]
+    by = d.groupby("net")[["drop", "other_over_target"]].mean()
+    big = (by["drop"] >= SUBSTANTIAL).all()
+    barely = (d.groupby("net")["other_over_target"].median() <= BARELY).all()
+    ok = bool(big and barely)
+    drop_claim = ("; ".join(f"{n}: removed class -{r['drop']:.0%}, others at most "
+                            f"{d[d['net'] == n]['other_over_target'].median():.0%} of that (median)"
+                            for n, r in by.iterrows()) + f" [{data}]",
+                  "reproduced" if ok else "not reproduced",
+                  f"every network's mean drop is >= {SUBSTANTIAL:.0%} and the other classes' largest drop is at "
+                  f"most {BARELY:.0%} of it (median)" if ok else
+                  f"a network's mean drop is < {SUBSTANTIAL:.0%} or other classes drop by more than "
+                  f"{BARELY:.0%} of it")
+    if {"CNN", "CNN (no dropout)"} <= set(by.index):
+        more = by.loc["CNN", "drop"] > by.loc["CNN (no dropout)", "drop"]
+        dropout_claim = (f"with dropout -{by.loc['CNN', 'drop']:.0%}, without -{by.loc['CNN (no dropout)', 'drop']:.0%}",
+                         "reproduced" if more else "not reproduced",
+                         "the removed class loses more with dropout" if more else "it loses less or as much")
+    else:
+        dropout_claim = ("no pair of CNNs", "not comparable", "this run has not both simple CNNs")
+    if data.startswith("CIFAR-10"):
+        conf = confused_with(results)
+        hits = [(r.removed, r["now predicted as"]) for _, r in conf.iterrows() if r.removed in CIFAR_CONFUSIONS]
+        good = [p in CIFAR_CONFUSIONS[c] for c, p in hits]
+        share = sum(good) / len(good) if good else 0.0
+        conf_claim = ("; ".join(f"{c} -> {p}" for c, p in hits), "reproduced" if share > 0.5 else "not reproduced",
+                      "most of the paper's named confusions are the largest gains" if share > 0.5
+                      else "most of the paper's named confusions are not the largest gains")
+    else:
+        conf_claim = (f"ran on {data}", "not comparable",
+                      "the paper's confusions are between CIFAR-10 classes; see the table of confusions for this data")
+    control = results["accuracy"]
+    control = control[control["mask"] == "unmasked"].groupby("net")["accuracy"].mean()
+    return paper.verdict_table("cnn", paper.not_learned(
+        {"class-drop": drop_claim, "dropout": dropout_claim, "confusions": conf_claim},
+        float(control.min()), threshold=paper.IMAGES_LEARNED))

@@ -113,3 +113,42 @@ def probability_histograms(hist: pd.DataFrame, title: str = "") -> plt.Figure:
     ax.set(yscale="log", xlim=(0, 1), xlabel="mask probability sigmoid(l)", ylabel="fraction of weights",
            title=title or "distribution of mask probabilities")
     return fig
+
+
+def class_drops(drops: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Per removed class and network: its relative accuracy drop (paper Fig. 6a) and the largest
+    drop of another class relative to it (Fig. 6b)."""
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4), constrained_layout=True)
+    for ax, y, label in ((axes[0], "drop", "relative accuracy drop of the removed class"),
+                         (axes[1], "other_over_target", "largest other-class drop / removed class's")):
+        sns.barplot(drops.replace([np.inf], np.nan), x="removed", y=y, hue="net", errorbar="sd", ax=ax,
+                    legend=ax is axes[0])
+        ax.set(xlabel="removed class", ylabel=label)
+        ax.tick_params(axis="x", rotation=45)
+        ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def confusion_heatmaps(conf: pd.DataFrame, masks, classes, reference: str | None = None, title: str = "",
+                       columns: int = 5) -> plt.Figure:
+    """Row-normalized confusion matrices [true, predicted] per mask (paper Fig. 17), or with
+    ``reference`` their difference to that mask's (Fig. 18-20), mean over seeds."""
+    masks = list(masks)
+    rows = -(-len(masks) // columns)
+    fig, axes = plt.subplots(rows, min(columns, len(masks)), figsize=(3.3 * min(columns, len(masks)), 3.1 * rows),
+                             constrained_layout=True, squeeze=False)
+    mean = conf.groupby(["mask", "true", "predicted"])["fraction"].mean()
+    grid = lambda m: mean[m].unstack("predicted").reindex(index=classes, columns=classes)  # noqa: E731
+    for ax, m in zip(axes.flat, masks):
+        g = grid(m) - grid(reference) if reference else grid(m)
+        sns.heatmap(g, ax=ax, cmap="RdBu_r" if reference else "viridis", center=0 if reference else None,
+                    vmin=-1 if reference else 0, vmax=1, cbar=False, xticklabels=True, yticklabels=True)
+        ax.set(title=f"removed: {m}" if reference else m, xlabel="predicted", ylabel="true")
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(masks):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -66,7 +66,7 @@ def _fashion(base: Path) -> Images | None:
     xtr, ytr, xte, yte = (_idx(folder / n) for n in names)
 
     def img(a):  # 28x28 grey -> 32x32 (zero padding); as_float repeats it to 3 channels
-        return F.pad(torch.from_numpy(np.ascontiguousarray(a)).unsqueeze(1), (2, 2, 2, 2))
+        return F.pad(torch.from_numpy(a.copy()).unsqueeze(1), (2, 2, 2, 2))
     return Images(img(xtr), torch.from_numpy(ytr.astype(np.int64)), img(xte),
                   torch.from_numpy(yte.astype(np.int64)), FASHION_CLASSES,
                   "Fashion-MNIST (Debian dataset-fashion-mnist), padded to 32x32, 3 channels")

@@ -124,6 +124,23 @@ def masks(name: str, net, keys: dict, config: dict, data: images.Images, seed: i
     return masked, found
 
 
+def pair_mask(net, keys: dict, config: dict, data: images.Images, seed: int, pair: tuple[int, int],
+              mask_seed: int, store: RunStore, device) -> Mask:
+    """A mask trained on the examples of two classes only, with its own mask seed (App. B.1)."""
+    masked = MaskedModel(net, n_samples=config["n_samples"])
+    others = tuple(c for c in range(len(data.classes)) if c not in pair)
+    cfg = {**keys, "mask_steps": config["mask_steps"], "mask_lr": config["mask_lr"], "beta": config["beta"],
+           "n_samples": config["n_samples"], "mask_batch": config["mask_batch"], "pair": list(pair),
+           "mask_seed": mask_seed}
+    torch.manual_seed(seed * 100 + mask_seed)
+    gen = torch.Generator().manual_seed(seed * 100 + mask_seed)
+    return train_mask(masked, _batches(data.x_train, data.y_train, config["mask_batch"], gen, augment=False,
+                                       among=images.without_classes(data.y_train, others)), _loss,
+                      steps=config["mask_steps"], beta=config["beta"], batch_size=config["mask_batch"],
+                      lr=config["mask_lr"], device=device, checkpoint=store.run("cnn.pair_mask", cfg, seed),
+                      desc=f"mask {data.classes[pair[0]]}+{data.classes[pair[1]]}, mask seed {mask_seed}")
+
+
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
         device="auto", source: str = "auto") -> dict:
     """Tables ``accuracy`` (per net, seed, mask and class), ``confusion`` (row-normalized, per

@@ -1,7 +1,8 @@
 """Paper App. B.1, B.2, C.3: how far the method can be trusted.
 
-Four checks on the arithmetic networks (the other chapters' stages are reused from the run
-store when they ran at the same profile): masks applied to only half of the weights (Fig. 7),
+Masks of two seeds compared on the image chapter's CNN (App. B.1), and four checks on the
+arithmetic networks (the other chapters' stages are reused from the run store when they ran
+at the same profile): masks applied to only half of the weights (Fig. 7),
 a sweep of the regularization strength beta at two network sizes (Fig. 10), the share of
 weights two operations share as the network grows (Fig. 11), and the distribution of mask
 probabilities (Fig. 9).
@@ -15,16 +16,20 @@ import pandas as pd
 import torch
 
 from .. import paper, profiles
+from ..device import resolve_device
 from ..mask import Mask
 from ..masking import MaskedModel
-from ..metrics import sharing
+from ..metrics import iou, sharing
 from ..store import RunStore
-from . import addmul, arith_nets, doubleadd, seed_ids
+from ..tasks import images
+from . import addmul, arith_nets, cnn, doubleadd, seed_ids
 
 BINS = np.linspace(0, 1, 51)
 KEEP = 0.95          # the paper's "> 95% of the original performance"
 SMALL_DROP = 0.10    # half-masking "costs little": at most this absolute accuracy drop
 UNDECIDED = 0.05     # probabilities in (0.1, 0.9) at most this share of all: "concentrated"
+STABLE = 0.80        # masks from two seeds agree when their IoU is at least this (paper: 93%)
+STABILITY_NET = "CNN (no dropout)"  # App. B.1: the simple CNN without dropout
 
 
 def halves(masked: MaskedModel, mask: Mask) -> dict[str, Mask]:
@@ -79,8 +84,10 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     store = store or RunStore()
     am = profiles.resolve("addmul", profile)
     da = doubleadd.nets(profiles.resolve("doubleadd", profile))
-    tables: dict[str, list[dict]] = {k: [] for k in ("halves", "sweep", "sizes", "histogram", "undecided")}
+    tables: dict[str, list[dict]] = {k: [] for k in ("halves", "sweep", "sizes", "histogram", "undecided",
+                                                      "stability")}
     for seed in seed_ids(seeds, config["seeds"]):
+        tables["stability"] += _stability(config, profile, seed, store, device)
         # Fig. 7 and Fig. 9 on the chapters' own networks and masks
         nets = {"add/mul FNN": ("addmul", addmul.nets(am)["FNN"]),
                 "double-add FNN": ("doubleadd", da["FNN"]),
@@ -122,6 +129,23 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     return {k: pd.DataFrame(v) for k, v in tables.items()}
 
 
+def _stability(config: dict, profile: str, seed: int, store: RunStore, device) -> list[dict]:
+    """App. B.1: for random pairs of classes, two masks from different seeds on the image
+    chapter's CNN without dropout, and their IoU."""
+    cfg = profiles.resolve("cnn", profile)
+    data = images.load(config["images"])
+    device = resolve_device(device)
+    net, keys = cnn.network(STABILITY_NET, cfg, data, seed, store, device)
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for _ in range(config["pairs"]):
+        pair = tuple(sorted(torch.randperm(len(data.classes), generator=g)[:2].tolist()))
+        a, b = (cnn.pair_mask(net, keys, cfg, data, seed, pair, s, store, device) for s in (0, 1))
+        rows.append({"seed": seed, "data": data.name, "pair": " + ".join(data.classes[c] for c in pair),
+                     "iou": iou(a, b), "density": a.density()})
+    return rows
+
+
 def _kept(df: pd.DataFrame) -> pd.Series:
     """Per row: the worse operation's mask accuracy relative to the unmasked network's."""
     return np.minimum(df["add"] / df["unmasked_add"], df["mul"] / df["unmasked_mul"])
@@ -129,6 +153,12 @@ def _kept(df: pd.DataFrame) -> pd.Series:
 
 def verdicts(results: dict) -> pd.DataFrame:
     """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
+    st = results["stability"]
+    mean_iou = float(st["iou"].mean())
+    stable = mean_iou >= STABLE
+    stability = (f"mean IoU {mean_iou:.1%} ± {st['iou'].std(ddof=0):.1%} over {len(st)} class pairs "
+                 f"({st['data'].iloc[0]})", "reproduced" if stable else "not reproduced",
+                 f"at least {STABLE:.0%}" if stable else f"below {STABLE:.0%}")
     h = results["halves"].groupby(["model", "variant"])["accuracy"].mean().unstack("variant")
     drop = (h["unmasked"].to_numpy()[:, None] - h[["early layers masked", "late layers masked"]]).max(axis=1)
     worst = drop.idxmax()
@@ -169,6 +199,7 @@ def verdicts(results: dict) -> pd.DataFrame:
 
     learned = float(np.minimum(results["sizes"]["unmasked_add"], results["sizes"]["unmasked_mul"]).max())
     return paper.verdict_table("trust", {
+        "stability": stability,
         "half-masking": halves_claim,
         "beta": beta_claim,
         "size": paper.not_learned({"size": size_claim}, learned)["size"],

@@ -97,16 +97,16 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "trust": {
         "smoke": dict(seeds=1, betas=[1e-5, 1e-4, 1e-3], sweep_sizes=[[42, 32, 32, 20], [42, 64, 64, 20]],
                       sizes=[[42, 16, 16, 20], [42, 32, 32, 20], [42, 64, 64, 20]],
-                      small_doubleadd=[80, 24, 24, 40], pairs=1, images="auto"),
+                      small_doubleadd=[80, 24, 24, 40], pairs=1, images="auto", images_test=300),
         "quick": dict(seeds=1, betas=[1e-5, 1e-4, 1e-3],
                       sweep_sizes=[[42, 200, 200, 100, 20], [42, 400, 400, 200, 20]],
                       sizes=[[42, 100, 100, 50, 20], [42, 200, 200, 100, 20], [42, 400, 400, 200, 20]],
-                      small_doubleadd=[80, 200, 200, 100, 40], pairs=3, images="auto"),
+                      small_doubleadd=[80, 200, 200, 100, 40], pairs=3, images="auto", images_test=10_000),
         "paper": dict(seeds=10, betas=[1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
                       sweep_sizes=[[42] + [800] * 4 + [20], [42] + [2000] * 4 + [20]],
                       sizes=[[42, 400, 400, 200, 20], [42] + [800] * 4 + [20], [42] + [2000] * 4 + [20],
                              [42] + [4000] * 4 + [20]],
-                      small_doubleadd=[80] + [800] * 4 + [40], pairs=10, images="auto"),
+                      small_doubleadd=[80] + [800] * 4 + [40], pairs=10, images="auto", images_test=10_000),
     },
 }
 

@@ -68,7 +68,8 @@ def _loss(model, batch):
 
 
 @torch.no_grad()
-def _confusion(model, x, y, n_classes: int, device, chunk: int = 1000) -> torch.Tensor:
+def confusion_on(model, x, y, n_classes: int, device, chunk: int = 1000) -> torch.Tensor:
+    """Confusion counts [true, predicted] of ``model`` on uint8 images ``x``, in chunks."""
     preds = torch.cat([model(images.as_float(x[i:i + chunk]).to(device)).argmax(-1).cpu()
                        for i in range(0, len(y), chunk)])
     return confusion_matrix(preds, y, n_classes)
@@ -96,31 +97,37 @@ def network(name: str, config: dict, data: images.Images, seed: int, store: RunS
     return net.eval(), keys
 
 
+def class_mask(name: str, net, keys: dict, config: dict, data: images.Images, seed: int, store: RunStore,
+               device, removed: int | None = None, control: Mask | None = None) -> tuple[MaskedModel, Mask]:
+    """The control mask (``removed=None``: all classes), or the mask trained without class
+    ``removed`` with the output layer fixed to ``control``'s."""
+    masked = MaskedModel(net, n_samples=config["n_samples"])  # fresh logits for every mask
+    out = [n for n in masked.names if n.startswith("out.")]
+    label = "control" if removed is None else data.classes[removed]
+    among = None if removed is None else images.without_classes(data.y_train, (removed,))
+    cfg = {**keys, "mask_steps": config["mask_steps"], "mask_lr": config["mask_lr"],
+           "beta": config["beta"], "n_samples": config["n_samples"], "mask_batch": config["mask_batch"],
+           "removed": removed}
+    torch.manual_seed(seed + 1000 + (removed if removed is not None else -1))
+    gen = torch.Generator().manual_seed(seed + 1000 + (removed if removed is not None else -1))
+    with masked.fixed(control.select(out)) if removed is not None else nullcontext():
+        mask = train_mask(masked, _batches(data.x_train, data.y_train, config["mask_batch"], gen,
+                                           augment=False, among=among), _loss,
+                          steps=config["mask_steps"], beta=config["beta"], batch_size=config["mask_batch"],
+                          lr=config["mask_lr"], device=device, desc=f"{name} mask {label}, seed {seed}",
+                          checkpoint=store.run("cnn.mask", cfg, seed))
+    if removed is not None:  # the output layer was the control's throughout
+        mask = mask.replace({n: control[n] for n in out})
+    return masked, mask
+
+
 def masks(name: str, net, keys: dict, config: dict, data: images.Images, seed: int, store: RunStore,
           device) -> tuple[MaskedModel, dict[str, Mask]]:
-    """The control mask (all classes) and one mask per removed class, output layer fixed to the
-    control's."""
-    found: dict[str, Mask] = {}
-    for removed in [None] + list(range(len(data.classes))):
-        masked = MaskedModel(net, n_samples=config["n_samples"])  # fresh logits for every mask
-        out = [n for n in masked.names if n.startswith("out.")]
-        label = "control" if removed is None else data.classes[removed]
-        among = None if removed is None else images.without_classes(data.y_train, (removed,))
-        cfg = {**keys, "mask_steps": config["mask_steps"], "mask_lr": config["mask_lr"],
-               "beta": config["beta"], "n_samples": config["n_samples"], "mask_batch": config["mask_batch"],
-               "removed": removed}
-        torch.manual_seed(seed + 1000 + (removed if removed is not None else -1))
-        gen = torch.Generator().manual_seed(seed + 1000 + (removed if removed is not None else -1))
-        fixed = masked.fixed(found["control"].select(out)) if removed is not None else nullcontext()
-        with fixed:
-            mask = train_mask(masked, _batches(data.x_train, data.y_train, config["mask_batch"], gen,
-                                               augment=False, among=among), _loss,
-                              steps=config["mask_steps"], beta=config["beta"], batch_size=config["mask_batch"],
-                              lr=config["mask_lr"], device=device, desc=f"{name} mask {label}, seed {seed}",
-                              checkpoint=store.run("cnn.mask", cfg, seed))
-        if removed is not None:  # the output layer was the control's throughout
-            mask = mask.replace({n: found["control"][n] for n in out})
-        found[label] = mask
+    """The control mask and one mask per removed class, output layer fixed to the control's."""
+    masked, control = class_mask(name, net, keys, config, data, seed, store, device)
+    found = {"control": control}
+    for removed, label in enumerate(data.classes):
+        masked, found[label] = class_mask(name, net, keys, config, data, seed, store, device, removed, control)
     return masked, found
 
 
@@ -158,7 +165,7 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
             evaluated = {"unmasked": None, **found}
             for label, m in evaluated.items():
                 with masked.fixed(m if m is not None else Mask.full(masked.mask())):
-                    c = _confusion(masked, x_test, y_test, k, device)
+                    c = confusion_on(masked, x_test, y_test, k, device)
                 rates = c / c.sum(1, keepdim=True).clamp(min=1)
                 acc_rows += [{"net": name, "seed": seed, "mask": label, "class": data.classes[i],
                               "accuracy": float(rates[i, i])} for i in range(k)]

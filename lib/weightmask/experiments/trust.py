@@ -87,7 +87,9 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     tables: dict[str, list[dict]] = {k: [] for k in ("halves", "sweep", "sizes", "histogram", "undecided",
                                                       "stability")}
     for seed in seed_ids(seeds, config["seeds"]):
-        tables["stability"] += _stability(config, profile, seed, store, device)
+        stability, cnn_halves = _cnn_checks(config, profile, seed, store, device)
+        tables["stability"] += stability
+        tables["halves"] += cnn_halves
         # Fig. 7 and Fig. 9 on the chapters' own networks and masks
         nets = {"add/mul FNN": ("addmul", addmul.nets(am)["FNN"]),
                 "double-add FNN": ("doubleadd", da["FNN"]),
@@ -129,13 +131,20 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     return {k: pd.DataFrame(v) for k, v in tables.items()}
 
 
-def _stability(config: dict, profile: str, seed: int, store: RunStore, device) -> list[dict]:
+def _cnn_checks(config: dict, profile: str, seed: int, store: RunStore, device) -> tuple[list[dict], list[dict]]:
     """App. B.1: for random pairs of classes, two masks from different seeds on the image
-    chapter's CNN without dropout, and their IoU."""
+    chapter's CNN without dropout, and their IoU; App. B.2: its control mask on half the layers."""
     cfg = profiles.resolve("cnn", profile)
     data = images.load(config["images"])
     device = resolve_device(device)
     net, keys = cnn.network(STABILITY_NET, cfg, data, seed, store, device)
+    masked, control = cnn.class_mask(STABILITY_NET, net, keys, cfg, data, seed, store, device)
+    x, y = data.x_test[:config["images_test"]], data.y_test[:config["images_test"]]
+
+    def evaluate(model):
+        c = cnn.confusion_on(model, x, y, len(data.classes), device)
+        return {"acc_all": float(c.diag().sum() / c.sum())}
+    halves = _half_rows(f"simple CNN ({data.name.split(' ')[0]})", seed, masked, control, evaluate)
     g = torch.Generator().manual_seed(seed)
     rows = []
     for _ in range(config["pairs"]):
@@ -143,7 +152,7 @@ def _stability(config: dict, profile: str, seed: int, store: RunStore, device) -
         a, b = (cnn.pair_mask(net, keys, cfg, data, seed, pair, s, store, device) for s in (0, 1))
         rows.append({"seed": seed, "data": data.name, "pair": " + ".join(data.classes[c] for c in pair),
                      "iou": iou(a, b), "density": a.density()})
-    return rows
+    return rows, halves
 
 
 def _kept(df: pd.DataFrame) -> pd.Series:

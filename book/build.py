@@ -96,6 +96,21 @@ def copy_sources(keep: list[Path]) -> None:
             shutil.copy2(BOOK / nb, target)
 
 
+def hide_injected_parameters(path: Path) -> None:
+    """Give papermill's injected parameters cell the `remove-cell` tag when the notebook's own
+    parameters cell has it (the front page shows no code)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    tags = [set(c.metadata.get("tags", [])) for c in nb.cells]
+    if not any({"parameters", "remove-cell"} <= t for t in tags):
+        return
+    for cell, t in zip(nb.cells, tags):
+        if "injected-parameters" in t and "remove-cell" not in t:
+            cell.metadata["tags"] = sorted(t | {"remove-cell"})
+    nbformat.write(nb, path)
+
+
 def execute(notebooks: list[Path], profile: str, device: str) -> None:
     import papermill as pm  # imported here so that --help works without it
 
@@ -131,6 +146,7 @@ def execute(notebooks: list[Path], profile: str, device: str) -> None:
                 file=sys.stderr,
             )
             sys.exit(1)
+        hide_injected_parameters(out)
         wall = time.perf_counter() - start
         print(f"[{i}/{len(notebooks)}] {name} done in {wall:.1f} s", flush=True)
     print(f"executed {len(notebooks)} chapter(s) in {time.perf_counter() - total:.1f} s", flush=True)

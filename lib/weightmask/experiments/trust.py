@@ -150,8 +150,11 @@ def _cnn_checks(config: dict, profile: str, seed: int, store: RunStore, device) 
     for _ in range(config["pairs"]):
         pair = tuple(sorted(torch.randperm(len(data.classes), generator=g)[:2].tolist()))
         a, b = (cnn.pair_mask(net, keys, cfg, data, seed, pair, s, store, device) for s in (0, 1))
+        da, db = a.density(), b.density()
         rows.append({"seed": seed, "data": data.name, "pair": " + ".join(data.classes[c] for c in pair),
-                     "iou": iou(a, b), "density": a.density()})
+                     "iou": iou(a, b), "density": da,
+                     # the IoU of two independent random masks of these densities
+                     "chance_iou": da * db / (da + db - da * db) if da + db else 0.0})
     return rows, halves
 
 
@@ -166,7 +169,8 @@ def verdicts(results: dict) -> pd.DataFrame:
     mean_iou = float(st["iou"].mean())
     stable = mean_iou >= STABLE
     stability = (f"mean IoU {mean_iou:.1%} ± {st['iou'].std(ddof=0):.1%} over {len(st)} class pairs "
-                 f"({st['data'].iloc[0]})", "reproduced" if stable else "not reproduced",
+                 f"(random masks of the same densities: {st['chance_iou'].mean():.1%}; {st['data'].iloc[0]})",
+                 "reproduced" if stable else "not reproduced",
                  f"at least {STABLE:.0%}" if stable else f"below {STABLE:.0%}")
     h = results["halves"].groupby(["model", "variant"])["accuracy"].mean().unstack("variant")
     drop = (h["unmasked"].to_numpy()[:, None] - h[["early layers masked", "late layers masked"]]).max(axis=1)

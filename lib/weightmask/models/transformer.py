@@ -54,7 +54,7 @@ class Seq2SeqTransformer(nn.Module):
         self.tgt_embed = self.src_embed if tie else nn.Embedding(n_tgt, d_model)
         self.transformer = nn.Transformer(d_model, heads, layers, layers, d_ff, dropout, batch_first=True)
         # padded positions stay ordinary tensors: the same computation in training and evaluation
-        self.transformer.encoder.enable_nested_tensor = False
+        self.transformer.encoder.enable_nested_tensor = self.transformer.encoder.use_nested_tensor = False
         self.out = nn.Linear(d_model, n_tgt)
         if tie:
             self.out.weight = self.src_embed.weight

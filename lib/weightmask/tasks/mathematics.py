@@ -1,0 +1,215 @@
+"""The Mathematics Dataset (Saxton et al., 2019) from DeepMind's own generator (paper App. C.7.2).
+
+``generate(task, difficulty, n, seed)`` returns ``n`` distinct (question, answer) strings of one
+task at one difficulty: ``"easy"``, ``"medium"`` or ``"hard"``, the generator's train-easy /
+train-medium / train-hard (the lower, middle and upper third of each module's entropy range,
+as ``mathematics_dataset/generate.py --train_split`` makes them). The samples are made in
+chunks of ``CHUNK`` by worker processes (one per core) with ``PYTHONHASHSEED`` fixed and
+``random`` / ``numpy`` seeded per chunk, so the same seed gives the same pairs, and a larger
+``n`` extends a smaller one. Chunks are cached in ``data/mathematics/`` and never made twice;
+a cache file that is truncated or does not match its checksum is made again.
+
+``splits`` carves a validation set from each difficulty as App. C.7.2 does.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import warnings
+from importlib.metadata import version
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .._io import atomic_write
+from .mnist import DATA
+
+TASKS = ("arithmetic__add_or_sub", "algebra__linear_1d", "calculus__differentiate", "comparison__sort",
+         "polynomials__collect")
+DIFFICULTIES = ("easy", "medium", "hard")
+CHUNK = 100           # samples per seeded chunk: the unit of generation, caching and parallelism
+SAVE_EVERY = 20       # chunks between cache writes during a long generation
+HASH_SEED = "0"       # PYTHONHASHSEED of the generating processes (sympy iterates over sets)
+FORMAT = 1            # of the cache files
+MIN_NEW = 0.01        # a round of generation adding fewer new questions than this share: exhausted
+
+WORKER = Path(__file__).with_name("_mathematics_worker.py")
+
+Pairs = list[tuple[str, str]]
+
+
+class CorruptCacheWarning(UserWarning):
+    """A cached chunk file was unreadable or failed its checksum and is generated again."""
+
+
+def check(task: str, difficulty: str | None = None, n: int | None = None) -> None:
+    """Raise a ValueError naming the parameter and its allowed values."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {list(TASKS)}")
+    if difficulty is not None and difficulty not in DIFFICULTIES:
+        raise ValueError(f"unknown difficulty {difficulty!r}; choose one of {list(DIFFICULTIES)} "
+                         "(the generator's train-easy / train-medium / train-hard)")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+
+
+def _chunk_seed(task: str, difficulty: str, seed: int, chunk: int) -> int:
+    text = f"{task}/{difficulty}/{seed}/{chunk}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
+
+
+def _digest(pairs: Pairs) -> str:
+    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
+
+
+def cache_path(task: str, difficulty: str, seed: int, data: Path | None = None) -> Path:
+    return Path(data if data is not None else DATA) / "mathematics" / task / f"{difficulty}-seed{seed}.json"
+
+
+def _header(task: str, difficulty: str, seed: int) -> dict:
+    """What a cache file must say about itself to be used."""
+    return {"format": FORMAT, "generator": f"mathematics_dataset {version('mathematics_dataset')}",
+            "task": task, "difficulty": difficulty, "seed": seed, "chunk": CHUNK}
+
+
+def _load(path: Path, header: dict) -> Pairs:
+    """The cached raw pairs (whole chunks), or [] when absent; a damaged file is discarded."""
+    if not path.is_file():
+        return []
+    try:
+        stored = json.loads(path.read_bytes())
+        pairs = [tuple(p) for p in stored["pairs"]]
+        ok = ({k: stored.get(k) for k in header} == header and len(pairs) % CHUNK == 0
+              and stored["sha256"] == _digest(stored["pairs"]))
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        warnings.warn(f"discarding the damaged or outdated cache {path}; generating it again",
+                      CorruptCacheWarning, stacklevel=3)
+        path.unlink(missing_ok=True)
+        return []
+    return pairs
+
+
+def _save(path: Path, header: dict, pairs: Pairs) -> None:
+    body = [list(p) for p in pairs]
+    atomic_write(path, json.dumps({**header, "pairs": body, "sha256": _digest(body)}).encode())
+
+
+def _workers(task: str, difficulty: str, seed: int, chunks: range, workers: int):
+    """Start the generating processes; yield ``(chunk, pairs)`` as they finish (any order)."""
+    env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
+    jobs = [[[k, _chunk_seed(task, difficulty, seed, k)] for k in chunks][w::workers] for w in range(workers)]
+    out: queue.Queue = queue.Queue()
+    procs = []
+
+    def read(proc):
+        for line in proc.stdout:
+            out.put(json.loads(line))
+        out.put(proc)
+
+    try:
+        for job in jobs:
+            errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a full pipe would block it
+            proc = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+            proc.errors = errors
+            proc.stdin.write(json.dumps({"task": task, "level": DIFFICULTIES.index(difficulty),
+                                         "size": CHUNK, "seeds": job}))
+            proc.stdin.close()
+            procs.append(proc)
+            threading.Thread(target=read, args=(proc,), daemon=True).start()
+        running = len(procs)
+        while running:
+            item = out.get()
+            if isinstance(item, subprocess.Popen):
+                running -= 1
+                if item.wait() != 0:
+                    item.errors.seek(0)
+                    raise RuntimeError(f"the Mathematics Dataset generator failed for {task} {difficulty}:\n"
+                                       + item.errors.read()[-3000:])
+            else:
+                yield item["chunk"], [tuple(p) for p in item["pairs"]]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.errors.close()
+
+
+def _generate_chunks(path: Path, header: dict, raw: Pairs, more: int, progress: bool | None) -> Pairs:
+    """``raw`` (whole cached chunks) extended by ``more`` chunks, saved as they complete in order."""
+    task, difficulty, seed = header["task"], header["difficulty"], header["seed"]
+    first = len(raw) // CHUNK
+    chunks = range(first, first + more)
+    if progress is None:
+        progress = os.environ.get("WEIGHTMASK_PROGRESS", "1") != "0"
+    raw, done, saved = list(raw), {}, first
+    with tqdm(total=more * CHUNK, desc=f"generating {task} ({difficulty})", unit="samples",
+              disable=not progress, leave=False, dynamic_ncols=True, mininterval=1.0) as bar:
+        for chunk, pairs in _workers(task, difficulty, seed, chunks, max(1, min(os.cpu_count() or 1, more))):
+            done[chunk] = pairs
+            bar.update(len(pairs))
+            while len(raw) // CHUNK in done:  # the next chunk in order
+                raw.extend(done.pop(len(raw) // CHUNK))
+            if len(raw) // CHUNK - saved >= SAVE_EVERY:
+                _save(path, header, raw)
+                saved = len(raw) // CHUNK
+    _save(path, header, raw)
+    return raw
+
+
+def _unique(raw: Pairs) -> Pairs:
+    """The pairs in order, each question once (its first occurrence)."""
+    seen, out = set(), []
+    for q, a in raw:
+        if q not in seen:
+            seen.add(q)
+            out.append((q, a))
+    return out
+
+
+def generate(task: str, difficulty: str, n: int, seed: int = 0, data: Path | None = None,
+             progress: bool | None = None) -> Pairs:
+    """``n`` distinct (question, answer) pairs of ``task`` at ``difficulty`` from DeepMind's
+    generator: deterministic in ``seed``, cached under ``data`` (default ``data/``)."""
+    check(task, difficulty, n)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    header = _header(task, difficulty, seed)
+    path = cache_path(task, difficulty, seed, data)
+    raw = _load(path, header)
+    unique = _unique(raw)
+    while len(unique) < n:
+        rate = len(unique) / len(raw) if raw else 1.0  # distinct share so far
+        more = math.ceil((n - len(unique)) / max(rate, MIN_NEW) / CHUNK)
+        before = len(unique)
+        raw = _generate_chunks(path, header, raw, more, progress)
+        unique = _unique(raw)
+        if len(unique) - before < MIN_NEW * more * CHUNK:
+            raise ValueError(f"{task} ({difficulty}) yields few new questions: {len(unique)} distinct in "
+                             f"{len(raw)} samples, fewer than the n={n} asked for")
+    return unique[:n]
+
+
+def splits(task: str, n_train: int, n_val: int, seed: int = 0, data: Path | None = None,
+           progress: bool | None = None) -> dict[str, dict[str, Pairs]]:
+    """``{"train": {difficulty: pairs}, "validation": {difficulty: pairs}}`` (App. C.7.2): from
+    each difficulty's distinct samples, the first ``n_val`` are its validation set and the next
+    ``n_train`` its training set, less any question in a validation set of any difficulty, so
+    that no sample is both trained on and evaluated."""
+    check(task, n=n_train)
+    check(task, n=n_val)
+    pairs = {d: generate(task, d, n_val + n_train, seed, data, progress) for d in DIFFICULTIES}
+    val = {d: p[:n_val] for d, p in pairs.items()}
+    held = {q for p in val.values() for q, _ in p}
+    return {"train": {d: [x for x in p[n_val:] if x[0] not in held] for d, p in pairs.items()},
+            "validation": val}

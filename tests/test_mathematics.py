@@ -1,0 +1,133 @@
+"""The Mathematics Dataset from DeepMind's generator: deterministic, distinct, cached, checked."""
+import json
+import re
+import warnings
+from fractions import Fraction
+
+import pytest
+import sympy
+
+from weightmask.tasks import mathematics as m
+
+ADD = "arithmetic__add_or_sub"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def add_easy(cache):
+    return m.generate(ADD, "easy", 150, seed=0, data=cache, progress=False)
+
+
+def _fresh(tmp_path, *args, **kw):
+    return m.generate(*args, data=tmp_path, progress=False, **kw)
+
+
+def test_same_seed_same_pairs_different_seed_different(add_easy, cache, tmp_path):
+    assert len(add_easy) == 150 and all(isinstance(q, str) and isinstance(a, str) for q, a in add_easy)
+    assert _fresh(tmp_path, ADD, "easy", 150, seed=0) == add_easy  # made again, elsewhere
+    other = m.generate(ADD, "easy", 150, seed=1, data=cache, progress=False)
+    assert len(set(other) & set(add_easy)) < 15
+    hard = m.generate(ADD, "hard", 50, seed=0, data=cache, progress=False)
+    assert len(set(hard) & set(add_easy)) < 10
+
+
+def test_chunks_do_not_depend_on_the_process_that_made_them(tmp_path):
+    """One worker making chunks 0 and 1 in turn gives what two fresh workers give."""
+    header = dict(task="polynomials__collect", difficulty="medium", seed=3)
+    one = [p for _, p in sorted(m._workers(*header.values(), range(2), workers=1))]
+    two = [p for _, p in sorted(m._workers(*header.values(), range(2), workers=2))]
+    assert one == two and len(one[0]) == m.CHUNK and one[0] != one[1]
+
+
+def test_distinct_questions_and_a_larger_n_extends_a_smaller(add_easy, cache):
+    assert len({q for q, _ in add_easy}) == len(add_easy)
+    assert m._unique([("a", "1"), ("b", "2"), ("a", "1")]) == [("a", "1"), ("b", "2")]
+    more = m.generate(ADD, "easy", 250, seed=0, data=cache, progress=False)
+    assert more[:150] == add_easy and len({q for q, _ in more}) == 250
+
+
+def test_cache_is_reused_without_generating(add_easy, cache, monkeypatch):
+    def fail(*a, **k):
+        raise AssertionError("generated although cached")
+    monkeypatch.setattr(m, "_workers", fail)
+    assert m.generate(ADD, "easy", 120, seed=0, data=cache, progress=False) == add_easy[:120]
+
+
+def _edited(b):
+    stored = json.loads(b)
+    stored["pairs"][0][1] += "0"
+    return json.dumps(stored).encode()
+
+
+def test_truncated_cache_is_made_again(tmp_path):
+    first = _fresh(tmp_path, "comparison__sort", "easy", 40, seed=2)
+    path = m.cache_path("comparison__sort", "easy", 2, tmp_path)
+    intact = path.read_bytes()
+    path.write_bytes(intact[:len(intact) // 2])
+    with pytest.warns(m.CorruptCacheWarning, match="damaged"):
+        assert _fresh(tmp_path, "comparison__sort", "easy", 40, seed=2) == first
+    assert path.read_bytes() == intact  # written whole again
+    for damage in (_edited, lambda b: b"not json", lambda b: intact.replace(b'"seed": 2', b'"seed": 5')):
+        path.write_bytes(damage(intact))
+        with pytest.warns(m.CorruptCacheWarning, match="damaged"):
+            assert m._load(path, m._header("comparison__sort", "easy", 2)) == []
+        assert not path.exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert m._load(path, m._header("comparison__sort", "easy", 2)) == []  # absent: nothing to warn about
+
+
+@pytest.mark.parametrize("args,message", [
+    (("calculus__integrate", "easy", 5), "unknown task 'calculus__integrate'; choose one of \\['arithmetic"),
+    ((ADD, "train-easy", 5), "unknown difficulty 'train-easy'; choose one of \\['easy', 'medium', 'hard'\\]"),
+    ((ADD, "easy", 0), "n must be an integer >= 1"),
+    ((ADD, "easy", 2.5), "n must be an integer >= 1"),
+])
+def test_errors_name_the_parameter(args, message, tmp_path, monkeypatch):
+    monkeypatch.setattr(m, "_workers", lambda *a, **k: pytest.fail("generated before checking"))
+    with pytest.raises(ValueError, match=message):
+        m.generate(*args, data=tmp_path)
+    with pytest.raises(ValueError, match="seed must be"):
+        m.generate(ADD, "easy", 5, seed=-1, data=tmp_path)
+
+
+def _numbers(text):
+    return [Fraction(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:/\d+)?", text)]
+
+
+def test_add_or_sub_answers_are_the_sum_or_difference(add_easy):
+    for q, a in add_easy:
+        x, y = _numbers(q)
+        assert Fraction(a) in (x + y, x - y, y - x), (q, a)
+
+
+def test_sort_answers_are_the_numbers_in_the_asked_order(cache):
+    for q, a in m.generate("comparison__sort", "hard", 50, seed=0, data=cache, progress=False):
+        given, got = _numbers(q), _numbers(a)
+        down = any(w in q for w in ("decreasing", "descending"))
+        assert got == sorted(given, reverse=down), (q, a)
+
+
+def test_linear_and_collect_answers_check_out_with_sympy(cache):
+    for q, a in m.generate("algebra__linear_1d", "medium", 30, seed=0, data=cache, progress=False):
+        lhs, rhs, var = re.fullmatch(r"Solve (.+) = (.+) for (\w)\.", q).groups()
+        x = sympy.Symbol(var)
+        assert sympy.simplify(sympy.sympify(lhs) - sympy.sympify(rhs)).subs(x, sympy.sympify(a)) == 0, (q, a)
+    for q, a in m.generate("polynomials__collect", "easy", 30, seed=0, data=cache, progress=False):
+        expr = re.fullmatch(r"Collect the terms in (.+)\.", q).group(1)
+        assert sympy.expand(sympy.sympify(expr) - sympy.sympify(a)) == 0, (q, a)
+
+
+def test_splits_hold_out_each_difficultys_validation_from_every_training_set(cache):
+    s = m.splits("comparison__sort", n_train=60, n_val=20, seed=0, data=cache, progress=False)
+    assert set(s) == {"train", "validation"} and set(s["train"]) == set(m.DIFFICULTIES)
+    held = {q for p in s["validation"].values() for q, _ in p}
+    assert all(len(p) == 20 for p in s["validation"].values())
+    assert all(q not in held for p in s["train"].values() for q, _ in p)
+    assert all(len({q for q, _ in p}) == len(p) <= 60 for p in s["train"].values())
+    with pytest.raises(ValueError, match="n must be"):
+        m.splits("comparison__sort", n_train=0, n_val=20, data=cache)

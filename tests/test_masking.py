@@ -548,3 +548,23 @@ def test_tied_weights_are_masked_at_every_use():
     w = model.a.weight.detach() * m
     with masked.fixed({"a.weight": m}):
         torch.testing.assert_close(masked(x), torch.relu(x @ w.T) @ w.T)
+
+
+def test_module_under_two_names_is_left_intact():
+    """A module registered twice (tied embeddings: ``tgt_embed = src_embed``) is swapped once per
+    call, so its parameter is the model's own again afterwards."""
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.src = nn.Linear(4, 4, bias=False)
+            self.tgt = self.src  # the same module, two names
+
+        def forward(self, x):
+            return self.tgt(torch.relu(self.src(x)))
+
+    model = Shared()
+    own = model.src.weight
+    masked = MaskedModel(model, n_samples=2)
+    masked(torch.randn(4, 4))
+    assert model.src.weight is own and model.tgt.weight is own and own.is_leaf
+    MaskedModel(model, n_samples=1)  # a second mask on the same frozen network

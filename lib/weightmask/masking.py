@@ -121,8 +121,13 @@ class MaskedModel(nn.Module):
             nn.Parameter(torch.full_like(params[n], init)) for n in self.names)
         self._fixed: dict[str, Tensor] = {}
         by_id: dict[int, list[str]] = {}  # every name of each parameter, tied weights included
+        slots = set()  # (module, attribute): a module registered under two names is replaced once
         for alias, p in model.named_parameters(remove_duplicate=False):
-            by_id.setdefault(id(p), []).append(alias)
+            owner, _, attr = alias.rpartition(".")
+            slot = (id(model.get_submodule(owner)), attr)
+            if slot not in slots:
+                slots.add(slot)
+                by_id.setdefault(id(p), []).append(alias)
         self._aliases = {n: by_id[id(params[n])] for n in self.names}
 
     # -- properties ----------------------------------------------------------------------

@@ -91,6 +91,32 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       lr=1e-3, resnet_lr=0.1, mask_steps=20_000, mask_batch=128, mask_lr=1e-2, beta=1e-4,
                       n_samples=4, n_test=10_000),
     },
+    # Sec. 4 / App. C.7.2: the Transformer of Saxton et al., per-task settings of Table 4. quick
+    # runs a smaller Transformer on fewer samples and steps, on tasks it learns in minutes on a CPU.
+    "mathematics": {
+        "smoke": dict(seeds=1, n_train=60, n_val=20, data_seed=0, d_model=16, d_ff=32, heads=2, layers=1,
+                      dropout=0.0, lr=1e-3, n_samples=8, evaluate=["easy", "hard"],
+                      tasks={"comparison__sort": dict(batch=16, steps=10, warmup=0, mask_batch=16, mask_steps=5,
+                                                      mask_lr=0.03, beta=1e-5)}),
+        "quick": dict(seeds=1, n_train=10_000, n_val=1000, data_seed=0, d_model=128, d_ff=256, heads=4, layers=2,
+                      dropout=0.0, lr=1e-3, n_samples=8, evaluate=["easy", "hard"],
+                      tasks={"comparison__sort": dict(batch=128, steps=2000, warmup=0, mask_batch=128,
+                                                      mask_steps=1000, mask_lr=0.03, beta=3e-6),
+                             "arithmetic__add_or_sub": dict(batch=128, steps=2000, warmup=0, mask_batch=128,
+                                                            mask_steps=1000, mask_lr=0.03, beta=2e-5)}),
+        "paper": dict(seeds=5, n_train=656_666, n_val=10_000, data_seed=0, d_model=256, d_ff=512, heads=4, layers=3,
+                      dropout=0.1, lr=1e-4, n_samples=8, evaluate=["easy", "hard"],
+                      tasks={"arithmetic__add_or_sub": dict(batch=256, steps=30_000, warmup=0, mask_batch=256,
+                                                            mask_steps=30_000, mask_lr=0.03, beta=2e-5),
+                             "algebra__linear_1d": dict(batch=512, steps=200_000, warmup=5000, mask_batch=400,
+                                                        mask_steps=50_000, mask_lr=0.02, beta=1e-6),
+                             "calculus__differentiate": dict(batch=128, steps=40_000, warmup=0, mask_batch=128,
+                                                             mask_steps=40_000, mask_lr=0.03, beta=1e-5),
+                             "comparison__sort": dict(batch=256, steps=30_000, warmup=0, mask_batch=256,
+                                                      mask_steps=30_000, mask_lr=0.03, beta=3e-6),
+                             "polynomials__collect": dict(batch=128, steps=200_000, warmup=5000, mask_batch=256,
+                                                          mask_steps=50_000, mask_lr=0.02, beta=1e-6)}),
+    },
     # App. B.2, C.3: the checks of the method. The add/mul and double-addition networks are
     # those chapters' at the same profile; these settings add the beta sweep (Fig. 10, at two
     # sizes), the sizes of Fig. 11 and the smaller double-addition FNN of Fig. 7.

@@ -147,6 +147,18 @@ def _finish(run: Run | None, log: list[dict]) -> None:
         run.clear_checkpoint()
 
 
+def _untied(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with each tied tensor once (safetensors refuses shared memory); loading it with
+    ``strict=False`` fills the other names, which are the same parameter."""
+    out, seen = {}, set()
+    for k, v in state.items():
+        tie = (v.data_ptr(), v.shape, v.stride()) if v.numel() else None
+        if tie is None or tie not in seen:
+            out[k] = v.detach().contiguous()
+            seen.add(tie)
+    return out
+
+
 def train_weights(model: nn.Module, batches: Batches, loss_fn: LossFn, *, steps: int,
                   lr: float = 1e-3, clip: float | None = 1.0,
                   optimizer: Callable[[list], torch.optim.Optimizer] | None = None,
@@ -193,7 +205,7 @@ def train_weights(model: nn.Module, batches: Batches, loss_fn: LossFn, *, steps:
                  desc=desc, progress=progress)
     model.eval()
     if checkpoint is not None:
-        checkpoint.save_tensors(WEIGHTS_FILE, {k: v.detach().contiguous() for k, v in model.state_dict().items()})
+        checkpoint.save_tensors(WEIGHTS_FILE, _untied(model.state_dict()))
     _finish(checkpoint, rows)
     if log is not None:
         log.extend(rows)

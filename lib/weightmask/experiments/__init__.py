@@ -10,6 +10,7 @@ EXPERIMENTS = {
     "addmul": "Sec. 3.1 / App. C.4: addition and multiplication modules in an FNN (Fig. 1, 12, 13, Tab. 2)",
     "doubleadd": "Sec. 3.2 / App. C.1, C.5: is one adder reused for two pairs of numbers? (Fig. 2, 8, Tab. 1, 3)",
     "pmnist": "Sec. 3.3 / App. C.6: do later tasks reuse earlier ones' weights on permuted MNIST? (Fig. 3, 14)",
+    "mathematics": "Sec. 4 / App. C.7.2: do hard Mathematics Dataset samples need weights the easy ones do not? (Fig. 5)",
     "cnn": "Sec. 5 / App. C.8: class-exclusive weights in CNNs (Fig. 6, 17-20)",
     "trust": "App. B.2, C.3: half-masking, the choice of beta, network size, mask probabilities (Fig. 7, 9, 10, 11)",
 }

@@ -19,6 +19,7 @@ import math
 import os
 import queue
 import subprocess
+import string
 import sys
 import tempfile
 import threading
@@ -34,6 +35,7 @@ from .mnist import DATA
 TASKS = ("arithmetic__add_or_sub", "algebra__linear_1d", "calculus__differentiate", "comparison__sort",
          "polynomials__collect")
 DIFFICULTIES = ("easy", "medium", "hard")
+CHARS = " " + string.ascii_letters + string.digits + string.punctuation  # generate_settings.QUESTION_CHARS
 CHUNK = 100           # samples per seeded chunk: the unit of generation, caching and parallelism
 SAVE_EVERY = 20       # chunks between cache writes during a long generation
 HASH_SEED = "0"       # PYTHONHASHSEED of the generating processes (sympy iterates over sets)
@@ -49,9 +51,9 @@ class CorruptCacheWarning(UserWarning):
     """A cached chunk file was unreadable or failed its checksum and is generated again."""
 
 
-def check(task: str, difficulty: str | None = None, n: int | None = None) -> None:
-    """Raise a ValueError naming the parameter and its allowed values."""
-    if task not in TASKS:
+def check(task: str | None = None, difficulty: str | None = None, n: int | None = None) -> None:
+    """Raise a ValueError naming the parameter and its allowed values (None: not checked)."""
+    if task is not None and task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {list(TASKS)}")
     if difficulty is not None and difficulty not in DIFFICULTIES:
         raise ValueError(f"unknown difficulty {difficulty!r}; choose one of {list(DIFFICULTIES)} "

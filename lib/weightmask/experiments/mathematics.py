@@ -1,0 +1,143 @@
+"""Paper Sec. 4 and App. C.7.2: do the hard samples of the Mathematics Dataset need their own weights?
+
+Per task, the Transformer of Saxton et al. is trained on all three difficulties and frozen.
+One mask is trained on all difficulties (the IID control) and one on the easy split only;
+the network without a mask and under each mask is then scored on the hard validation set
+(greedy decoding, exact sequence match). Weights that only hard samples need are missing
+from the easy mask, although the same rules govern every difficulty.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+import torch
+
+from .. import paper, seq2seq
+from ..device import resolve_device
+from ..mask import Mask
+from ..masking import MaskedModel
+from ..models import Seq2SeqTransformer
+from ..store import RunStore
+from ..tasks import mathematics
+from ..tasks.text import Vocabulary
+from ..training import train_mask, train_weights
+from . import seed_ids
+
+MASKS = ("no mask", "IID mask", "easy mask")  # Fig. 5's bars
+LEARNED = 0.25  # the unmasked network's hard accuracy below which a task shows nothing about masks
+KEEP = 0.95     # the easy mask "loses accuracy" when it keeps less than this share of the hard accuracy
+#                 of the IID mask and of the unmasked network (App. C.3's bar for a mask that keeps it)
+
+
+def vocabulary() -> Vocabulary:
+    """The generator's characters (``mathematics_dataset.generate_settings.QUESTION_CHARS``), shared
+    by questions and answers."""
+    return Vocabulary(mathematics.CHARS, tokenize="chars")
+
+
+def _adam(config: dict):
+    """Adam as App. C.7.2 (lr 1e-4, eps 1e-9, betas 0.9 / 0.995) with the task's linear warm-up."""
+    def optimizer(params):
+        return torch.optim.Adam(params, lr=config["lr"], betas=(0.9, 0.995), eps=1e-9)
+
+    def scheduler(opt):
+        warmup = config["warmup"]
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup)) if warmup else None
+    return optimizer, scheduler
+
+
+def network(task: str, config: dict, train: seq2seq.Encoded, seed: int, store: RunStore, device):
+    """The Transformer trained on all difficulties of ``task``, and its run-store keys."""
+    t = config["tasks"][task]
+    keys = {"task": task, "n_train": config["n_train"], "n_val": config["n_val"], "data_seed": config["data_seed"],
+            **{k: config[k] for k in ("d_model", "d_ff", "heads", "layers", "dropout", "lr")},
+            **{k: t[k] for k in ("batch", "steps", "warmup")}}
+    torch.manual_seed(seed)
+    v = len(vocabulary())
+    net = Seq2SeqTransformer(v, v, config["d_model"], config["heads"], config["d_ff"], config["layers"],
+                             config["dropout"], tie=True).to(device)
+    optimizer, scheduler = _adam({**config, "warmup": t["warmup"]})
+    train_weights(net, seq2seq.batches(train, t["batch"], torch.Generator().manual_seed(seed)), seq2seq.loss,
+                  steps=t["steps"], optimizer=optimizer, scheduler=scheduler, clip=1.0, device=device,
+                  desc=f"{task} weights, seed {seed}", checkpoint=store.run("mathematics.weights", keys, seed))
+    return net.eval(), keys
+
+
+def mask(task: str, net, keys: dict, config: dict, split: str, train: seq2seq.Encoded, seed: int,
+         store: RunStore, device) -> tuple[MaskedModel, Mask]:
+    """The mask trained on ``train``: all difficulties (``split="IID"``) or the easy split."""
+    t = config["tasks"][task]
+    masked = MaskedModel(net, n_samples=config["n_samples"])
+    cfg = {**keys, "split": split, "n_samples": config["n_samples"],
+           **{k: t[k] for k in ("mask_steps", "mask_lr", "mask_batch", "beta")}}
+    offset = 1000 + ("IID", "easy").index(split)
+    torch.manual_seed(seed + offset)
+    found = train_mask(masked, seq2seq.batches(train, t["mask_batch"], torch.Generator().manual_seed(seed + offset)),
+                       seq2seq.loss, steps=t["mask_steps"], beta=t["beta"], batch_size=t["mask_batch"],
+                       lr=t["mask_lr"], device=device, desc=f"{task} {split} mask, seed {seed}",
+                       checkpoint=store.run("mathematics.mask", cfg, seed))
+    return masked, found
+
+
+def data(task: str, config: dict) -> dict[str, dict[str, seq2seq.Encoded]]:
+    """``{"train" | "validation": {difficulty | "all": Encoded}}`` of ``task`` (App. C.7.2 splits)."""
+    s = mathematics.splits(task, config["n_train"], config["n_val"], config["data_seed"])
+    v = vocabulary()
+    out = {part: {d: seq2seq.Encoded.of(p, v) for d, p in by.items()} for part, by in s.items()}
+    out["train"]["all"] = seq2seq.Encoded.of([x for d in mathematics.DIFFICULTIES for x in s["train"][d]], v)
+    return out
+
+
+def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
+        device="auto") -> dict:
+    """Tables ``accuracy`` (task, seed, mask, difficulty evaluated, accuracy), ``masks`` (density
+    per task, seed and mask) and ``data`` (samples per task, difficulty and part)."""
+    for task in config["tasks"]:
+        mathematics.check(task)
+    for diff in config["evaluate"]:
+        mathematics.check(difficulty=diff)
+    store = store or RunStore()
+    device = resolve_device(device)
+    seeds = seed_ids(seeds, config["seeds"])
+    acc, dens, sizes = [], [], []
+    for task in config["tasks"]:
+        d = data(task, config)
+        sizes += [{"task": task, "difficulty": diff, "part": part, "samples": len(d[part][diff])}
+                  for part in ("train", "validation") for diff in mathematics.DIFFICULTIES]
+        for seed in seeds:
+            net, keys = network(task, config, d["train"]["all"], seed, store, device)
+            masked, iid = mask(task, net, keys, config, "IID", d["train"]["all"], seed, store, device)
+            _, easy = mask(task, net, keys, config, "easy", d["train"]["easy"], seed, store, device)
+            for label, m in zip(MASKS, (Mask.full(iid), iid, easy)):
+                dens.append({"task": task, "seed": seed, "mask": label, "density": m.density()})
+                with masked.fixed(m):
+                    for diff in config["evaluate"]:
+                        acc.append({"task": task, "seed": seed, "mask": label, "evaluated on": diff,
+                                    "accuracy": seq2seq.sequence_accuracy(masked, d["validation"][diff], device)})
+    return {"accuracy": pd.DataFrame(acc), "masks": pd.DataFrame(dens), "data": pd.DataFrame(sizes)}
+
+
+def hard_accuracy(results: dict) -> pd.DataFrame:
+    """Mean hard-validation accuracy per task (rows) and mask (columns, Fig. 5's order)."""
+    a = results["accuracy"]
+    a = a[a["evaluated on"] == "hard"]
+    return a.groupby(["task", "mask"])["accuracy"].mean().unstack("mask")[list(MASKS)]
+
+
+def verdicts(results: dict) -> pd.DataFrame:
+    """The chapter's claim beside the paper's, with a verdict computed from ``results``."""
+    h = hard_accuracy(results)
+    learned = h[h["no mask"] >= LEARNED]
+    drop = (learned["easy mask"] < KEEP * learned["IID mask"]) & (learned["easy mask"] < KEEP * learned["no mask"])
+    value = "; ".join(f"{t}: {r['no mask']:.0%} / {r['IID mask']:.0%} / {r['easy mask']:.0%}"
+                      + ("" if t in learned.index else " (not learned)") for t, r in h.iterrows())
+    value = f"hard accuracy no mask / IID mask / easy mask: {value}"
+    ok = bool(drop.all())
+    claim = (value, "reproduced" if ok else "not reproduced",
+             f"in every task the network learned, the easy mask keeps less than {KEEP:.0%} of the hard accuracy "
+             "of both the IID mask and the unmasked network" if ok else
+             f"in {', '.join(drop.index[~drop])} the easy mask keeps at least {KEEP:.0%} of the hard accuracy "
+             "of the IID mask or of the unmasked network")
+    return paper.verdict_table("mathematics", paper.not_learned(
+        {"easy-mask-drop": claim}, float(h["no mask"].max()), threshold=LEARNED))

@@ -77,6 +77,7 @@ def test_learns_to_reverse_and_greedy_decoding_scores_it():
     train_weights(m, seq2seq.batches(data, 64, gen), seq2seq.loss, steps=400, lr=3e-3, progress=False)
     after = seq2seq.sequence_accuracy(m.eval(), data)
     assert before < 0.2 and after > 0.9
+    assert seq2seq.sequence_accuracy(m, data, forced=True) == after  # one teacher-forced pass
     # greedy decoding ends early once every sequence is done, and pads the rest
     logits = m(data.src[:8], max_len=20)
     assert logits.shape[:2] == (8, 20) and (logits.argmax(-1)[:, -1] == PAD).all()

@@ -12,7 +12,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..tasks.text import EOS, PAD, SOS
+from ..tasks.text import PAD, SOS
+from .decoding import greedy
 
 
 def sinusoidal(length: int, d_model: int) -> Tensor:
@@ -88,19 +89,11 @@ class Seq2SeqTransformer(nn.Module):
             raise ValueError("give tgt (teacher forcing) or max_len (greedy decoding)")
         return self._greedy(memory, src_pad, start, max_len)
 
-    def _greedy(self, memory: Tensor, src_pad: Tensor, dec_in: Tensor, max_len: int) -> Tensor:
-        steps, done = [], torch.zeros(dec_in.shape[0], dtype=torch.bool, device=dec_in.device)
-        for _ in range(max_len):
-            logits = self.decode(memory, src_pad, dec_in)[:, -1]
-            steps.append(logits)
-            token = logits.argmax(-1).masked_fill(done, PAD)
-            done = done | (token == EOS)
-            if bool(done.all()):
-                break
-            dec_in = torch.cat([dec_in, token[:, None]], 1)
-        out = torch.stack(steps, 1)
-        if out.shape[1] < max_len:  # every sequence has ended: the rest predicts padding
-            rest = out.new_zeros(out.shape[0], max_len - out.shape[1], out.shape[2])
-            rest[..., PAD] = 1.0
-            out = torch.cat([out, rest], 1)
-        return out
+    def _greedy(self, memory: Tensor, src_pad: Tensor, start: Tensor, max_len: int) -> Tensor:
+        prefix = start[:, :0]
+
+        def step(token: Tensor) -> Tensor:
+            nonlocal prefix
+            prefix = torch.cat([prefix, token[:, None]], 1)
+            return self.decode(memory, src_pad, prefix)[:, -1]
+        return greedy(step, start[:, 0], max_len)

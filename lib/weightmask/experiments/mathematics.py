@@ -89,6 +89,17 @@ def data(task: str, config: dict) -> dict[str, dict[str, seq2seq.Encoded]]:
     return out
 
 
+def select(config: dict, tasks: Iterable[str] | None) -> dict:
+    """``config`` restricted to ``tasks`` (None: all of the profile's), each with its profile settings."""
+    if tasks is None:
+        return config
+    tasks = list(tasks)
+    unknown = [t for t in tasks if t not in config["tasks"]]
+    if unknown or not tasks:
+        raise ValueError(f"tasks must be some of this profile's {list(config['tasks'])}, got {tasks!r}")
+    return {**config, "tasks": {t: config["tasks"][t] for t in tasks}}
+
+
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
         device="auto") -> dict:
     """Tables ``accuracy`` (task, seed, mask, difficulty evaluated, accuracy), ``masks`` (density
@@ -141,3 +152,16 @@ def verdicts(results: dict) -> pd.DataFrame:
              "of the IID mask or of the unmasked network")
     return paper.verdict_table("mathematics", paper.not_learned(
         {"easy-mask-drop": claim}, float(h["no mask"].max()), threshold=LEARNED))
+
+
+def describe(config: dict, results: dict, profile: str) -> str:
+    """One paragraph for the page: what ran, on how many samples, with which network."""
+    sizes = results["data"].groupby(["task", "part"])["samples"].sum().unstack("part")
+    seeds = results["accuracy"]["seed"].nunique()
+    runs = "; ".join(f"`{t}`: {r['train']:,} training and {r['validation']:,} validation samples, "
+                     f"{config['tasks'][t]['steps']:,} steps, masks {config['tasks'][t]['mask_steps']:,} steps at "
+                     f"beta {config['tasks'][t]['beta']:g}" for t, r in sizes.iterrows())
+    return (f"Profile **{profile}**, {seeds} seed(s), data from DeepMind's generator (`mathematics_dataset`, "
+            f"seed {config['data_seed']}), {config['n_val']:,} validation samples per difficulty. "
+            f"Transformer d_model {config['d_model']}, d_ff {config['d_ff']}, {config['heads']} heads, "
+            f"{config['layers']}+{config['layers']} layers, {config['n_samples']} mask samples per batch. {runs}.")

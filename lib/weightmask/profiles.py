@@ -93,18 +93,18 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     },
     # Sec. 4 / App. C.7.2: the Transformer of Saxton et al., per-task settings of Table 4. quick
     # runs a much smaller Transformer at a 10x larger learning rate, on fewer samples and steps, on the
-    # two tasks with the shortest sequences and the fastest generation (about a minute, cold).
+    # two tasks with the shortest sequences and the fastest generation (1-3 minutes, cold).
     "mathematics": {
         "smoke": dict(seeds=1, n_train=60, n_val=20, data_seed=0, d_model=16, d_ff=32, heads=2, layers=1,
                       dropout=0.0, lr=1e-3, n_samples=8, evaluate=["easy", "hard"],
                       tasks={"comparison__sort": dict(batch=16, steps=10, warmup=0, mask_batch=16, mask_steps=5,
                                                       mask_lr=0.03, beta=1e-5)}),
-        "quick": dict(seeds=1, n_train=10_000, n_val=500, data_seed=0, d_model=32, d_ff=64, heads=4, layers=2,
+        "quick": dict(seeds=1, n_train=10_000, n_val=300, data_seed=0, d_model=32, d_ff=64, heads=4, layers=2,
                       dropout=0.0, lr=1e-3, n_samples=8, evaluate=["easy", "hard"],
-                      tasks={"comparison__sort": dict(batch=64, steps=2500, warmup=0, mask_batch=64,
-                                                      mask_steps=300, mask_lr=0.03, beta=3e-6),
-                             "arithmetic__add_or_sub": dict(batch=64, steps=2500, warmup=0, mask_batch=64,
-                                                            mask_steps=300, mask_lr=0.03, beta=2e-5)}),
+                      tasks={"comparison__sort": dict(batch=64, steps=1500, warmup=0, mask_batch=64,
+                                                      mask_steps=150, mask_lr=0.03, beta=3e-6),
+                             "arithmetic__add_or_sub": dict(batch=64, steps=1500, warmup=0, mask_batch=64,
+                                                            mask_steps=150, mask_lr=0.03, beta=2e-5)}),
         "paper": dict(seeds=5, n_train=656_666, n_val=10_000, data_seed=0, d_model=256, d_ff=512, heads=4, layers=3,
                       dropout=0.1, lr=1e-4, n_samples=8, evaluate=["easy", "hard"],
                       tasks={"arithmetic__add_or_sub": dict(batch=256, steps=30_000, warmup=0, mask_batch=256,

@@ -18,7 +18,8 @@ from .store import RunStore
 FOLDER = "dashboard"
 # The book's chapters in reading order, with the titles the dashboard links them by.
 CHAPTERS = {"method": "The method", "addmul": "Addition / multiplication", "doubleadd": "Double addition",
-            "pmnist": "Permuted MNIST", "mathematics": "The Mathematics Dataset",
+            "pmnist": "Permuted MNIST", "scan": "Systematic generalization on SCAN",
+            "mathematics": "The Mathematics Dataset",
             "cnn": "Class-specific weights in CNNs", "trust": "Trusting the method"}
 COLUMNS = ["chapter", "claim", "paper", "this run", "profile", "verdict"]
 

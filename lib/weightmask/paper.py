@@ -73,6 +73,15 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("confusions", "The removed class is then confused with classes that share features",
               "airplane -> bird, ship; cat <-> dog; truck <-> car", "Sec. 5, App. C.8.1"),
     ],
+    "scan": [
+        Claim("gap", "Masks trained on a split's training set lose accuracy on its systematically "
+              "different test set, although the frozen network solves the full problem: the solution "
+              "needs combination-specific weights", "large generalization gap", "Sec. 4, Fig. 4a"),
+        Claim("both", "The gap appears for both the LSTM and the Transformer", "both networks",
+              "Sec. 4, Fig. 4a; App. B.4"),
+        Claim("jump", "On the add-jump split the LSTM decoder's output layer loses the largest share of "
+              "its weights for I_JUMP", "almost half of I_JUMP's weights removed", "Sec. 4, Fig. 4b"),
+    ],
     "trust": [
         Claim("stability", "Masks trained from different seeds agree", "IoU 93.26 ± 0.96%",
               "App. B.1"),

@@ -152,3 +152,14 @@ def confusion_heatmaps(conf: pd.DataFrame, masks, classes, reference: str | None
     if title:
         fig.suptitle(title)
     return fig
+
+
+def removed_per_token(df: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Share of each output token's output-layer weights that one mask removes against another
+    (paper Fig. 4b), mean over seeds with the spread."""
+    fig, ax = plt.subplots(figsize=(7, 3.8), constrained_layout=True)
+    sns.barplot(df, x="token", y="removed", errorbar="sd", ax=ax, color=sns.color_palette()[0])
+    ax.set(ylim=(0, 1), xlabel="output token", ylabel="share of its weights removed", title=title)
+    ax.tick_params(axis="x", rotation=30)
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    return fig

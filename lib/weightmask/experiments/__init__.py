@@ -11,6 +11,7 @@ EXPERIMENTS = {
     "doubleadd": "Sec. 3.2 / App. C.1, C.5: is one adder reused for two pairs of numbers? (Fig. 2, 8, Tab. 1, 3)",
     "pmnist": "Sec. 3.3 / App. C.6: do later tasks reuse earlier ones' weights on permuted MNIST? (Fig. 3, 14)",
     "mathematics": "Sec. 4 / App. C.7.2: do hard Mathematics Dataset samples need weights the easy ones do not? (Fig. 5)",
+    "scan": "Sec. 4 / App. C.7.1: do SCAN networks reuse weights for new combinations? (Fig. 4, 15)",
     "cnn": "Sec. 5 / App. C.8: class-exclusive weights in CNNs (Fig. 6, 17-20)",
     "trust": "App. B.2, C.3: half-masking, the choice of beta, network size, mask probabilities (Fig. 7, 9, 10, 11)",
 }

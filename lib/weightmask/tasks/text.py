@@ -64,6 +64,7 @@ def pad(seqs: Sequence[Sequence[int]], length: int | None = None) -> torch.Tenso
     if length < longest:
         raise ValueError(f"length {length} is shorter than the longest sequence ({longest})")
     out = torch.full((len(seqs), length), PAD, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, :len(s)] = torch.as_tensor(s, dtype=torch.long)
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    filled = torch.arange(length)[None, :] < lengths[:, None]  # row by row, as the ids come
+    out[filled] = torch.tensor([t for s in seqs for t in s], dtype=torch.long)
     return out

@@ -63,3 +63,20 @@ def test_each_claim_can_fail(kw, failing):
 
 def test_sizes_claim_needs_a_network_that_learned():
     assert _verdicts(learned=0.5)[3] == "not comparable"
+
+
+def test_halves_of_a_transformer_keep_attention_projections_with_their_biases():
+    from weightmask.models import Seq2SeqTransformer
+    masked = MaskedModel(Seq2SeqTransformer(7, 7, d_model=8, heads=2, d_ff=16, layers=2), exclude="*_embed.*")
+    mask = masked.mask().replace({n: torch.zeros_like(t) for n, t in masked.mask().to_dict().items()})
+    early, late = trust.halves(masked, mask).values()
+    in_early = {n for n in mask if not early[n].any()}
+    assert {n for n in mask if not late[n].any()} == set(mask) - in_early
+    assert "transformer.encoder.layers.0.self_attn.in_proj_weight" in in_early
+    assert "out.weight" not in in_early
+    for n in mask:  # a bias lies in the half of its module's matrix
+        if n.endswith("in_proj_bias"):
+            assert (n in in_early) == (n.replace("bias", "weight") in in_early)
+    size = {n: mask[n].numel() for n in mask if mask[n].dim() >= 2}
+    early_share = sum(v for n, v in size.items() if n in in_early) / sum(size.values())
+    assert 0.3 < early_share < 0.7

@@ -1,7 +1,7 @@
 """Paper App. B.1, B.2, C.3: how far the method can be trusted.
 
-Masks of two seeds compared on the image chapter's CNN (App. B.1), and four checks on the
-arithmetic networks (the other chapters' stages are reused from the run store when they ran
+Masks of two seeds compared on the image chapter's CNN (App. B.1), the CNN's and the SCAN
+Transformer's masks on half of their weights, and four checks on the arithmetic networks (the other chapters' stages are reused from the run store when they ran
 at the same profile): masks applied to only half of the weights (Fig. 7),
 a sweep of the regularization strength beta at two network sizes (Fig. 10), the share of
 weights two operations share as the network grows (Fig. 11), and the distribution of mask
@@ -22,7 +22,8 @@ from ..masking import MaskedModel
 from ..metrics import iou, sharing
 from ..store import RunStore
 from ..tasks import images
-from . import addmul, arith_nets, cnn, doubleadd, seed_ids
+from .. import seq2seq
+from . import addmul, arith_nets, cnn, doubleadd, scan, seed_ids
 
 BINS = np.linspace(0, 1, 51)
 KEEP = 0.95          # the paper's "> 95% of the original performance"
@@ -35,7 +36,7 @@ STABILITY_NET = "CNN (no dropout)"  # App. B.1: the simple CNN without dropout
 def halves(masked: MaskedModel, mask: Mask) -> dict[str, Mask]:
     """``mask`` applied to the early or the late weight layers only (about half of the weights
     each, split by cumulative size in network order), the rest kept whole (App. B.2)."""
-    layers = arith_nets.weight_layers(masked)
+    layers = [n for n in masked.names if mask[n].dim() >= 2]  # matrices: attention's in_proj_weight too
     sizes = np.array([mask[n].numel() for n in layers])
     cut = int(np.searchsorted(np.cumsum(sizes), sizes.sum() / 2)) + 1
     cut = min(max(cut, 1), len(layers) - 1)
@@ -89,7 +90,7 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     for seed in seed_ids(seeds, config["seeds"]):
         stability, cnn_halves = _cnn_checks(config, profile, seed, store, device)
         tables["stability"] += stability
-        tables["halves"] += cnn_halves
+        tables["halves"] += cnn_halves + _scan_halves(profile, seed, store, device)
         # Fig. 7 and Fig. 9 on the chapters' own networks and masks
         nets = {"add/mul FNN": ("addmul", addmul.nets(am)["FNN"]),
                 "double-add FNN": ("doubleadd", da["FNN"]),
@@ -156,6 +157,20 @@ def _cnn_checks(config: dict, profile: str, seed: int, store: RunStore, device) 
                      # the IoU of two independent random masks of these densities
                      "chance_iou": da * db / (da + db - da * db) if da + db else 0.0})
     return rows, halves
+
+
+def _scan_halves(profile: str, seed: int, store: RunStore, device) -> list[dict]:
+    """App. B.2 on the SCAN chapter's Transformer: its full-problem mask on half of the weights,
+    scored on the IID test set."""
+    cfg = profiles.resolve("scan", profile)
+    device = resolve_device(device)
+    net, keys = scan.network("Transformer", cfg, seed, store, device)
+    masked, full = scan.mask("Transformer", net, keys, cfg, seed, store, device, on=scan.FULL)
+    test = scan.evaluated("simple", cfg["n_test"])
+
+    def evaluate(model):
+        return {"acc_iid": seq2seq.sequence_accuracy(model, test, device, forced=True)}
+    return _half_rows("SCAN Transformer", seed, masked, full, evaluate)
 
 
 def _kept(df: pd.DataFrame) -> pd.Series:

@@ -3,7 +3,8 @@
 Per task, the Transformer of Saxton et al. is trained on all three difficulties and frozen.
 One mask is trained on all difficulties (the IID control) and one on the easy split only;
 the network without a mask and under each mask is then scored on the hard validation set
-(greedy decoding, exact sequence match). Weights that only hard samples need are missing
+(greedy decoding, exact sequence match; computed in one teacher-forced pass, which gives the
+same answer: see ``seq2seq.decoded_correct``). Weights that only hard samples need are missing
 from the easy mask, although the same rules govern every difficulty.
 """
 from __future__ import annotations
@@ -125,7 +126,8 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
                 with masked.fixed(m):
                     for diff in config["evaluate"]:
                         acc.append({"task": task, "seed": seed, "mask": label, "evaluated on": diff,
-                                    "accuracy": seq2seq.sequence_accuracy(masked, d["validation"][diff], device)})
+                                    "accuracy": seq2seq.sequence_accuracy(masked, d["validation"][diff], device,
+                                                                                forced=True)})
     return {"accuracy": pd.DataFrame(acc), "masks": pd.DataFrame(dens), "data": pd.DataFrame(sizes)}
 
 

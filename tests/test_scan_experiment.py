@@ -57,6 +57,10 @@ def test_one_network_only_and_unlearned_networks():
     assert _verdicts(nets=("LSTM",))[1] == "not comparable"
     assert _verdicts(nets=("Transformer",))[2] == "not comparable"
     assert _verdicts(learned=0.5) == ["not comparable"] * 3
+    one = _results()
+    a = one["accuracy"]
+    a.loc[(a["net"] == "Transformer") & (a["setting"] == "unmasked") & (a["split"] == "simple"), "accuracy"] = 0.5
+    assert scan.verdicts(one)["verdict"].tolist() == ["not comparable"] * 2 + ["reproduced"]  # jump: the LSTM's
 
 
 def test_bars_are_labelled_in_the_papers_colour_order():

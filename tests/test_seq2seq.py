@@ -88,3 +88,11 @@ def test_exact_ignores_what_follows_the_end_token():
     logits = torch.nn.functional.one_hot(torch.tensor([[3, EOS, 5], [4, 3, EOS]]), 6).float()
     assert seq2seq.exact(logits, tgt).tolist() == [True, False]
     assert SOS not in tgt
+
+
+def test_embeddings_start_on_the_scale_of_the_position_encodings():
+    """std d_model^-1/2, so that after the sqrt(d_model) scaling they do not drown the positions."""
+    torch.manual_seed(0)
+    m = Seq2SeqTransformer(500, 400, d_model=64, heads=4, d_ff=32, layers=1)
+    for e in (m.src_embed, m.tgt_embed):
+        assert abs(float(e.weight.std()) * 64 ** 0.5 - 1) < 0.05

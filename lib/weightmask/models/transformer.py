@@ -59,6 +59,11 @@ class Seq2SeqTransformer(nn.Module):
         self.out = nn.Linear(d_model, n_tgt)
         if tie:
             self.out.weight = self.src_embed.weight
+        # std d_model^-1/2 (Vaswani et al.): after the sqrt(d_model) scaling the embeddings are on
+        # the scale of the position encodings. nn.Embedding's N(0, 1) drowns the positions (training
+        # on SCAN stalls) and, when tied, makes the output logits huge.
+        for embedding in {self.src_embed, self.tgt_embed}:
+            nn.init.normal_(embedding.weight, std=d_model ** -0.5)
         self.register_buffer("pe", sinusoidal(max_len, d_model), persistent=False)
 
     def _embed(self, embedding: nn.Embedding, ids: Tensor) -> Tensor:

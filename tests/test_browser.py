@@ -48,4 +48,6 @@ def test_page_renders_with_math_images_and_no_errors(name, tmp_path):
     if name in ("intro.html", "index.html", "method.html"):
         assert int(_check(dom, "math")) > 0, "no formula was typeset"
     if name.removesuffix(".html") in CHAPTERS:  # every chapter shows figures and its verdicts
-        assert int(_check(dom, "images")) > 0 and "reproduced" in dom
+        assert int(_check(dom, "images")) > 0, "the chapter shows no figure"
+        # at any profile: a smoke build's untrained networks make every verdict "not comparable"
+        assert re.search(r"reproduced|not comparable", dom), "the chapter shows no verdict"

@@ -7,6 +7,8 @@ from weightmask import seq2seq
 from weightmask.models import Seq2SeqTransformer
 from weightmask.tasks.text import EOS, PAD, SOS, Vocabulary, pad
 
+from reversal import reversal
+
 
 def test_vocabulary_roundtrip_and_specials():
     v = Vocabulary.of(["jump twice", "walk left"])
@@ -67,11 +69,7 @@ def test_learns_to_reverse_and_greedy_decoding_scores_it():
     """A small Transformer learns to reverse digit strings; greedy decoding is then exact."""
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    words = [" ".join(str(d) for d in torch.randint(0, 5, (int(n),), generator=gen).tolist())
-             for n in torch.randint(1, 5, (300,), generator=gen)]
-    pairs = [(w, " ".join(reversed(w.split()))) for w in words]
-    v = Vocabulary.of(w for w, _ in pairs)
-    data = seq2seq.Encoded.of(pairs, v)
+    v, data = reversal(5, 5, gen)
     m = Seq2SeqTransformer(len(v), len(v), d_model=32, heads=4, d_ff=64, layers=2, dropout=0.0)
     before = seq2seq.sequence_accuracy(m.eval(), data)
     train_weights(m, seq2seq.batches(data, 64, gen), seq2seq.loss, steps=400, lr=3e-3, progress=False)

@@ -5,8 +5,9 @@ import torch
 
 from weightmask import MaskedModel, seq2seq, train_weights
 from weightmask.models import Seq2SeqLSTM
-from weightmask.tasks.text import PAD, Vocabulary, pad
+from weightmask.tasks.text import PAD, pad
 
+from reversal import reversal
 from test_masking import check_per_slice
 
 
@@ -56,11 +57,7 @@ def test_masked_slices_equal_separate_runs(forcing):
 def test_learns_to_reverse_and_greedy_accuracy_equals_the_forced_one():
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    words = [" ".join(str(d) for d in torch.randint(0, 4, (int(n),), generator=gen).tolist())
-             for n in torch.randint(1, 4, (300,), generator=gen)]
-    pairs = [(w, " ".join(reversed(w.split()))) for w in words]
-    v = Vocabulary.of(w for w, _ in pairs)
-    data = seq2seq.Encoded.of(pairs, v)
+    v, data = reversal(4, 4, gen)
     m = Seq2SeqLSTM(len(v), len(v), embed=8, hidden=48, layers=1, dropout=0.0)
     before = seq2seq.sequence_accuracy(m.eval(), data)
     train_weights(m, seq2seq.batches(data, 64, gen), seq2seq.loss, steps=300, lr=1e-2, progress=False)

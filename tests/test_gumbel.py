@@ -3,6 +3,9 @@ the fused multi-sample path ``masked_weight_samples`` (numba kernels for float32
 eager PyTorch for other dtypes)."""
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -317,3 +320,16 @@ def test_many_gradient_matches_reference_on_the_grouped_path():
 def test_many_rejects_mismatched_lists():
     with pytest.raises(ValueError, match="2 weights but 1 logits"):
         wm.masked_weight_samples_many([torch.ones(2), torch.ones(2)], [torch.zeros(2)], n=1, seed=0)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: every thread count is 1 anyway")
+def test_kernels_use_as_many_threads_as_torch():
+    """With OMP_NUM_THREADS=1 a masked step leaves both PyTorch and numba on one thread (numba's
+    default pool of every core shares PyTorch's OpenMP runtime and would raise both)."""
+    script = ("import torch, weightmask as wm, numba\n"
+              "m = wm.MaskedModel(torch.nn.Linear(64, 64), n_samples=2)\n"
+              "m(torch.randn(8, 64)).sum().backward()\n"
+              "print(torch.get_num_threads(), numba.get_num_threads())\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"} | {"OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]

@@ -8,6 +8,7 @@ uniform: ``s = sigmoid((l + logit(u)) / tau)``, and the binary sample is
 """
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import torch
@@ -44,6 +45,12 @@ def gumbel_sigmoid(logits: Tensor, tau: float = 1.0, hard: bool = True,
     b = (s > 0.5).to(s.dtype)
     return (b - s).detach() + s
 
+
+# numba's kernels get as many threads as PyTorch (OMP_NUM_THREADS, torch.set_num_threads before
+# this import): both run on the same OpenMP runtime, and numba's pool, sized to every core by
+# default, resets PyTorch's thread count too, so two processes set to one thread each would run
+# two threads each on the same cores, 5-100x slower.
+os.environ.setdefault("NUMBA_NUM_THREADS", str(torch.get_num_threads()))
 
 try:  # fused CPU kernels; without numba the eager PyTorch path below is used everywhere
     from . import _cpu_kernels as _kernels

@@ -80,6 +80,10 @@ def test_smoke_run_fills_every_table_and_reruns_from_the_store(tmp_path):
     assert results["removed"]["token"].tolist() == list(TOKENS)
     assert (results["data"]["evaluated"] == config["n_test"]).all()
     assert len(scan.verdicts(results)) == 3
+    text = scan.describe(config, results, "smoke")
+    assert all(f"**{n}**" in text for n in config["nets"])
+    lstm_only = scan.describe({**config, "nets": ["LSTM"]}, results, "smoke")
+    assert "**LSTM**" in lstm_only and "**Transformer**" not in lstm_only
     again = scan.run(config, store=store, device="cpu")
     pd.testing.assert_frame_equal(again["accuracy"], acc)
 

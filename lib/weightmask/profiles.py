@@ -77,13 +77,17 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       variants=["default", "prefer old, new 0.5", "prefer old, new 0.27"]),
     },
     # Sec. 4 / App. C.7.1: the IID networks, a mask on the full problem and one per split; Fig. 15
-    # trains the networks in ``direct`` on the splits in ``direct_splits``. quick: narrower and
+    # trains the networks in ``direct`` on the splits in ``direct_splits``. quick runs the LSTM only:
+    # its Transformer solves ~80% of the IID test set after 1500 steps (~4 minutes), so the chapter
+    # could not judge it, and twice that does not fit; the trust chapter still trains it. quick: narrower and
     # shallower networks at batch 64 (one step of the 128-unit LSTM costs ~150 ms on one core, so
     # 64 units); the LSTM without dropout at lr 5e-3; the Transformer at lr 2e-3 (at 1e-3 it solved
     # 84% of the IID test set after 1500 steps) with beta 1e-4 (at 1e-3 its quick masks kept 28% of
     # the weights and lost the task); Fig. 15 for the LSTM on add-jump only; masks for 250 steps at
     # lr 3e-2 with 2 samples per batch (at 1e-2 an unused weight's logit needs about 220 steps just
-    # to fall from logit(0.9) to 0); 500 test commands per split.
+    # to fall from logit(0.9) to 0); the LSTM's masks at beta 2e-4 (at the paper's 3e-5 they keep
+    # ~80% of the weights after 250 steps and show no gap; at 3e-4 the full-problem mask falls to
+    # 80% accuracy, and 500 steps at 1e-4 lose more than 250 at 2e-4); 500 test commands per split.
     "scan": {
         "smoke": dict(seeds=1, nets=["LSTM", "Transformer"], direct=["LSTM"], direct_splits=["simple", "length"],
                       batch=32, clip=5.0, teacher_forcing=0.5, mask_steps=5, mask_batch=32, mask_lr=1e-2,
@@ -91,10 +95,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       lstm=dict(embed=16, hidden=16, layers=2, dropout=0.5, steps=10, lr=1e-3, beta=3e-5),
                       transformer=dict(d_model=16, heads=2, d_ff=32, layers=1, dropout=0.1, steps=10, lr=1e-3,
                                        beta=1e-3)),
-        "quick": dict(seeds=1, nets=["LSTM", "Transformer"], direct=["LSTM"],
+        "quick": dict(seeds=1, nets=["LSTM"], direct=["LSTM"],
                       direct_splits=["simple", "addprim_jump"], batch=64, clip=5.0, teacher_forcing=0.5,
                       mask_steps=250, mask_batch=64, mask_lr=3e-2, n_samples=2, n_test=500,
-                      lstm=dict(embed=16, hidden=64, layers=2, dropout=0.0, steps=1200, lr=5e-3, beta=3e-5),
+                      lstm=dict(embed=16, hidden=64, layers=2, dropout=0.0, steps=1200, lr=5e-3, beta=2e-4),
                       transformer=dict(d_model=64, heads=4, d_ff=128, layers=2, dropout=0.1, steps=1500, lr=2e-3,
                                        beta=1e-4)),
         "paper": dict(seeds=10, nets=["LSTM", "Transformer"], direct=["LSTM", "Transformer"],

@@ -246,3 +246,31 @@ def verdicts(results: dict) -> pd.DataFrame:
     jump = paper.not_learned({"jump": jump_claim}, float(iid.get("LSTM", 1.0)))
     return paper.verdict_table("scan", {**paper.not_learned({"gap": gap_claim, "both": both_claim},
                                                             float(iid.min())), **jump})
+
+
+def _net_text(name: str, config: dict) -> str:
+    c = config[name.lower()]
+    if name == "LSTM":
+        shape = (f"{c['layers']} layers of {c['hidden']} units, embeddings of {c['embed']}, dropout "
+                 f"{c['dropout']:g}, teacher forcing in {config['teacher_forcing']:.0%} of the batches")
+    else:
+        shape = f"d_model {c['d_model']}, {c['heads']} heads, d_ff {c['d_ff']}, {c['layers']}+{c['layers']} layers"
+    return f"**{name}**: {shape}, {c['steps']:,} steps at lr {c['lr']:g}, masks at beta {c['beta']:g}."
+
+
+def describe(config: dict, results: dict, profile: str) -> str:
+    """One paragraph for the page: what ran, on which data, with which networks and masks."""
+    d = results["data"]
+    sizes = ", ".join(f"`{r.split}` {r.train:,} / {r.test:,}" for r in d.itertuples())
+    a = results["accuracy"]
+    iid = a[(a["setting"] == "unmasked") & (a["split"] == "simple")].groupby("net")["accuracy"].mean()
+    seeds = a["seed"].nunique()
+    return (f"Profile **{profile}**, {seeds} seed(s). Splits (train / test): {sizes}. Test accuracy is the share "
+            f"of test commands whose greedy decoding is exactly right, on {', '.join(f'{n:,}' for n in d['evaluated'])} "
+            "test commands per split (computed in one teacher-forced pass: greedy decoding reproduces a target "
+            "exactly iff every step predicts it from the true prefix). "
+            + " ".join(_net_text(n, config) for n in config["nets"])
+            + f" Batch {config['batch']}, clipping {config['clip']:g}. Masks: {config['mask_steps']:,} steps at lr "
+            f"{config['mask_lr']:g}, batch {config['mask_batch']} in {config['n_samples']} samples; embeddings "
+            "unmasked. The IID networks solve " + " and ".join(f"{v:.1%} ({n})" for n, v in iid.items())
+            + " of the `simple` test set.")

@@ -111,6 +111,40 @@ def hide_injected_parameters(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def final_progress(text: str) -> str:
+    """Each line of a stream as a terminal leaves it: the text after its last carriage return
+    (the last non-blank state), so that a progress bar shows its final state only."""
+    lines = []
+    for line in text.split("\n"):
+        states = [s for s in line.split("\r") if s.strip()]
+        if states or "\r" not in line:
+            lines.append(states[-1] if states else line)
+    return "\n".join(lines)
+
+
+def keep_final_progress(path: Path) -> None:
+    """Reduce the progress bars in the stream outputs of ``path`` to their final state: the
+    kernel records every redraw, which the HTML page would print as a line of its own."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        merged: list = []  # consecutive writes to one stream, as Jupyter shows them: one output
+        for out in cell.get("outputs", []):
+            last = merged[-1] if merged else None
+            if (out.get("output_type") == "stream" and last is not None
+                    and last.get("output_type") == "stream" and last.get("name") == out.get("name")):
+                last["text"] += out["text"]
+            else:
+                merged.append(out)
+        for out in merged:
+            if out.get("output_type") == "stream" and "\r" in out.get("text", ""):
+                out["text"] = final_progress(out["text"])
+        if "outputs" in cell:
+            cell["outputs"] = merged
+    nbformat.write(nb, path)
+
+
 def execute(notebooks: list[Path], profile: str, device: str) -> None:
     import papermill as pm  # imported here so that --help works without it
 
@@ -147,6 +181,7 @@ def execute(notebooks: list[Path], profile: str, device: str) -> None:
             )
             sys.exit(1)
         hide_injected_parameters(out)
+        keep_final_progress(out)
         wall = time.perf_counter() - start
         print(f"[{i}/{len(notebooks)}] {name} done in {wall:.1f} s", flush=True)
     print(f"executed {len(notebooks)} chapter(s) in {time.perf_counter() - total:.1f} s", flush=True)

@@ -249,6 +249,7 @@ def verdicts(results: dict) -> pd.DataFrame:
 
 
 def _net_text(name: str, config: dict) -> str:
+    """How network ``name`` was built, trained and masked, for ``describe``."""
     c = config[name.lower()]
     if name == "LSTM":
         shape = (f"{c['layers']} layers of {c['hidden']} units, embeddings of {c['embed']}, dropout "

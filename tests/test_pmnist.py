@@ -45,3 +45,16 @@ def test_each_claim_can_fail(kw, failing):
 
 def test_tasks_not_learned_make_the_claims_not_comparable():
     assert _verdicts(acc=0.5) == ["not comparable"] * 4
+
+
+def test_variants_share_the_first_task(tmp_path):
+    """The first task has no old weights to prefer, so every variant reuses the default's run."""
+    from weightmask import profiles
+    from weightmask.store import RunStore
+    store = RunStore(tmp_path)
+    config = profiles.resolve("pmnist", "smoke")
+    results = pmnist.run(config, store=store, device="cpu")
+    runs = store.runs("pmnist.task")
+    assert len(runs) == len(config["variants"]) * (config["tasks"] - 1) + 1
+    first = results["accuracy"][results["accuracy"]["task"] == 0]["after training"]
+    assert first.nunique() == 1 and len(first) == len(config["variants"])

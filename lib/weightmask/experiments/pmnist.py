@@ -74,7 +74,8 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
                     return {"accuracy": float((m(x_test[:, perm]).argmax(-1) == y_test).float().mean())}
 
                 prefer = {} if probs is None or t == 0 else {"old_prob": probs[0], "new_prob": probs[1]}
-                run_ = store.run("pmnist.task", {**{k: config[k] for k in KEYS}, "variant": variant,
+                # the first task has no old weights to prefer: every variant shares the default's
+                run_ = store.run("pmnist.task", {**{k: config[k] for k in KEYS}, "variant": variant if t else "default",
                                                  "task": t, "data": digits.source}, seed)
                 task = cm.train_task(batches, lambda out, b: F.cross_entropy(out, b[1]), steps=config["steps"],
                                      lr=config["lr"], mask_lr=config["mask_lr"], alpha=config["alpha"],

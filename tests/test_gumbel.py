@@ -198,16 +198,6 @@ def test_sample_mean_is_sigmoid_of_logit(path):
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_no_gradient_reaches_the_weight(path):
-    weight, logits = _setup(PATHS[path], seed=3)
-    weight.requires_grad_()
-    outs = wm.masked_weight_samples(weight, logits, n=4, seed=5)
-    sum((o * o).sum() for o in outs).backward()
-    assert weight.grad is None
-    assert logits.grad is not None and logits.grad.abs().sum() > 0
-
-
-@pytest.mark.parametrize("path", PATHS)
 def test_seed_determines_samples(path):
     weight, logits = _setup(PATHS[path], seed=4)
     a = wm.masked_weight_samples(weight, logits, n=4, seed=1)
@@ -333,3 +323,29 @@ def test_kernels_use_as_many_threads_as_torch():
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"} | {"OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "1"]
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_trained_weights_get_the_gradient_through_their_masks(path):
+    """Continual learning trains weights and logits together: d/dw sum_k <g_k, w b_k> = sum_k g_k b_k,
+    and the logits' gradient is the same as with a frozen weight."""
+    dtype = PATHS[path]
+    shapes = [(5, 3), (3,)]
+    n, seed = 3, 11
+    logits = [torch.randn(s, generator=_gen(120 + i)).to(dtype) for i, s in enumerate(shapes)]
+    weights = [torch.randn(s, generator=_gen(130 + i)).to(dtype) for i, s in enumerate(shapes)]
+    up = [[torch.randn(s, generator=_gen(140 + 10 * i + k)).to(dtype) for k in range(n)]
+          for i, s in enumerate(shapes)]
+    grads = {}
+    for trained in (False, True):
+        l = [t.clone().requires_grad_() for t in logits]
+        w = [t.clone().requires_grad_(trained) for t in weights]
+        outs = wm.masked_weight_samples_many(w, l, n=n, seed=seed)
+        sum((outs[i][k] * up[i][k]).sum() for i in range(2) for k in range(n)).backward()
+        grads[trained] = [t.grad for t in l], [t.grad for t in w]
+    keeps = gumbel.sample_keep_many(logits, n, seed)
+    for i in range(2):
+        expected = sum(up[i][k] * keeps[i][k] for k in range(n))
+        torch.testing.assert_close(grads[True][1][i], expected)
+        torch.testing.assert_close(grads[True][0][i], grads[False][0][i])
+        assert grads[False][1][i] is None

@@ -68,6 +68,21 @@ def masked_weights(w, q, seed, outs):
             out[i] = w[i] if _uniform(seed, base + np.uint64(i)) > q[i] else zero
 
 
+@njit(parallel=True, cache=True)
+def weight_grad(grads, q, seed):
+    """``sum_k g_k * keep(q, seed, k)``: a trained weight's gradient through its K masked copies."""
+    n = q.size
+    out = np.empty(n, np.float32)
+    for i in prange(n):
+        qi = q[i]
+        acc = np.float32(0.0)
+        for k in range(len(grads)):
+            if _uniform(seed, np.uint64(k) * np.uint64(n) + np.uint64(i)) > qi:
+                acc += grads[k][i]
+        out[i] = acc
+    return out
+
+
 @njit(parallel=True, cache=True, fastmath=True)
 def logit_grad(grads, q, seed):
     """``sum_k g_k * s_k (1 - s_k)`` at temperature 1, for a tuple of per-sample gradients.

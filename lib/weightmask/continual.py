@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from .gumbel import gumbel_sigmoid
+from .gumbel import masked_weight_samples_many
 from .mask import Mask
 from .step import TrainStep
 from .store import Run
@@ -86,11 +86,11 @@ class ContinualMasks:
 
     def forward(self, logits: dict[str, Tensor], x: Tensor) -> Tensor:
         """The model on ``x`` cut into ``n_samples`` slices, each under its own mask sample."""
-        outs = []
-        for xs in x.chunk(self.n_samples):
-            weights = {n: p * gumbel_sigmoid(logits[n]) for n, p in self.model.named_parameters()}
-            outs.append(functional_call(self.model, weights, (xs,)))
-        return torch.cat(outs)
+        names, params = zip(*self.model.named_parameters())
+        # all samples of all tensors in one fused draw; the weights get their gradient through it
+        draws = masked_weight_samples_many(params, [logits[n] for n in names], self.n_samples)
+        return torch.cat([functional_call(self.model, {n: d[i] for n, d in zip(names, draws)}, (xs,))
+                          for i, xs in enumerate(x.chunk(self.n_samples))])
 
     def evaluate(self, task: int, fn: Callable[[nn.Module], dict]) -> dict:
         """``fn(model)`` with task ``task``'s first layer and thresholded mask applied."""

@@ -152,7 +152,8 @@ def sample_keep(logits: Tensor, n: int, seed: int) -> Tensor:
 
 
 class _MaskedWeightSamples(torch.autograd.Function):
-    """``weight * b_k`` for K independent hard samples ``b_k``, differentiable in the logits only.
+    """``weight * b_k`` for K independent hard samples ``b_k``, differentiable in the logits
+    (and in the weight, where it requires a gradient: continual learning trains both).
 
     The estimator of ``weight * gumbel_sigmoid(logits, tau)``, drawn K times from one seed,
     for CPU float32 logits (fused kernels). Nothing per sample is stored: the backward
@@ -176,7 +177,7 @@ class _MaskedWeightSamples(torch.autograd.Function):
     @staticmethod
     def backward(ctx, *grads: Tensor):
         logits, weight, q = ctx.saved_tensors
-        if not ctx.needs_input_grad[0]:
+        if not any(ctx.needs_input_grad[:2]):
             return None, None, None, None, None
         zeros = None
         flat = []
@@ -186,11 +187,16 @@ class _MaskedWeightSamples(torch.autograd.Function):
                 g = zeros
             flat.append(_np(g.to(torch.float32)))
         flat = tuple(flat)
-        if ctx.tau == 1.0:
-            total = _kernels.logit_grad(flat, _np(q), ctx.seed)
-        else:
-            total = _kernels.logit_grad_tau(flat, _np(logits), ctx.seed, ctx.tau)
-        return torch.from_numpy(total).view(logits.shape).mul_(weight), None, None, None, None
+        grad_l = grad_w = None
+        if ctx.needs_input_grad[0]:
+            if ctx.tau == 1.0:
+                total = _kernels.logit_grad(flat, _np(q), ctx.seed)
+            else:
+                total = _kernels.logit_grad_tau(flat, _np(logits), ctx.seed, ctx.tau)
+            grad_l = torch.from_numpy(total).view(logits.shape).mul_(weight.detach())
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.from_numpy(_kernels.weight_grad(flat, _np(q), ctx.seed)).view(weight.shape)
+        return grad_l, grad_w, None, None, None
 
 
 class _FlatSamples(torch.autograd.Function):
@@ -218,13 +224,20 @@ class _FlatSamples(torch.autograd.Function):
         n, tau, sizes, shapes = ctx.meta
         count = len(sizes)
         none = (None,) * 4
-        if not any(ctx.needs_input_grad[4:4 + count]):
+        wants_l, wants_w = any(ctx.needs_input_grad[4:4 + count]), any(ctx.needs_input_grad[4 + count:])
+        if not (wants_l or wants_w):
             return none + (None,) * (2 * count)
         g = torch.cat([flat_l.new_zeros(sizes[j % count]) if gr is None else gr.reshape(-1).to(flat_l.dtype)
                        for j, gr in enumerate(grads)]).view(n, -1)
-        s = _soft(flat_l, u, tau)
-        total = (g * s * (1 - s)).sum(0).div_(tau).mul_(flat_w)
-        return none + tuple(t.view(sh) for t, sh in zip(total.split(sizes), shapes)) + (None,) * count
+        grad_l = grad_w = (None,) * count
+        if wants_l:
+            s = _soft(flat_l, u, tau)
+            total = (g * s * (1 - s)).sum(0).div_(tau).mul_(flat_w)
+            grad_l = tuple(t.view(sh) for t, sh in zip(total.split(sizes), shapes))
+        if wants_w:
+            total = (g * torch.gt(u, torch.sigmoid(-flat_l))).sum(0)
+            grad_w = tuple(t.view(sh) for t, sh in zip(total.split(sizes), shapes))
+        return none + grad_l + grad_w
 
 
 def masked_weight_samples_many(weights: Sequence[Tensor], logits: Sequence[Tensor], n: int = 1,
@@ -245,10 +258,10 @@ def masked_weight_samples_many(weights: Sequence[Tensor], logits: Sequence[Tenso
     for idx, seed_g in zip(groups, _group_seeds(logits, groups, None if seed is None else int(seed))):
         if _alone(logits, idx):
             i = idx[0]
-            out[i] = _MaskedWeightSamples.apply(logits[i], weights[i].detach(), n, float(tau), seed_g)
+            out[i] = _MaskedWeightSamples.apply(logits[i], weights[i], n, float(tau), seed_g)
             continue
         flat = _FlatSamples.apply(n, float(tau), seed_g, len(idx), *[logits[i] for i in idx],
-                                  *[weights[i].detach() for i in idx])
+                                  *[weights[i] for i in idx])
         for j, i in enumerate(idx):
             out[i] = flat[j::len(idx)]
     return out
@@ -259,7 +272,7 @@ def masked_weight_samples(weight: Tensor, logits: Tensor, n: int = 1, tau: float
     """Return ``n`` tensors ``weight * gumbel_sigmoid(logits, tau)``, each under its own sample.
 
     The seed (None: PyTorch's generators) determines the samples:
-    ``sample_keep(logits, n, seed)`` returns the same binary masks. The weight gets no
-    gradient (it is frozen); the logits get the straight-through gradient of eq. 2.
+    ``sample_keep(logits, n, seed)`` returns the same binary masks. The logits get the
+    straight-through gradient of eq. 2; a weight that requires a gradient gets ``sum_k g_k b_k``.
     """
     return masked_weight_samples_many([weight], [logits], n, tau, seed)[0]

@@ -90,7 +90,7 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     for seed in seed_ids(seeds, config["seeds"]):
         stability, cnn_halves = _cnn_checks(config, profile, seed, store, device)
         tables["stability"] += stability
-        tables["halves"] += cnn_halves + _scan_halves(profile, seed, store, device)
+        tables["halves"] += cnn_halves + _scan_halves(config, profile, seed, store, device)
         # Fig. 7 and Fig. 9 on the chapters' own networks and masks
         nets = {"add/mul FNN": ("addmul", addmul.nets(am)["FNN"]),
                 "double-add FNN": ("doubleadd", da["FNN"]),
@@ -159,10 +159,11 @@ def _cnn_checks(config: dict, profile: str, seed: int, store: RunStore, device) 
     return rows, halves
 
 
-def _scan_halves(profile: str, seed: int, store: RunStore, device) -> list[dict]:
-    """App. B.2 on the SCAN chapter's Transformer: its full-problem mask on half of the weights,
-    scored on the IID test set."""
+def _scan_halves(config: dict, profile: str, seed: int, store: RunStore, device) -> list[dict]:
+    """App. B.2 on the SCAN chapter's Transformer (with ``config["scan_transformer"]`` overriding
+    its settings): its full-problem mask on half of the weights, scored on the IID test set."""
     cfg = profiles.resolve("scan", profile)
+    cfg["transformer"].update(config["scan_transformer"])
     device = resolve_device(device)
     net, keys = scan.network("Transformer", cfg, seed, store, device)
     masked, full = scan.mask("Transformer", net, keys, cfg, seed, store, device, on=scan.FULL)

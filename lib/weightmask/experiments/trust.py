@@ -109,7 +109,7 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
         points = [(tuple(s), b) for s in config["sweep_sizes"] for b in config["betas"]]
         points += [(tuple(s), am["beta"]) for s in config["sizes"] if (tuple(s), am["beta"]) not in points]
         for sizes, beta in points:
-            cfg = {**addmul.nets(am)["FNN"], "sizes": list(sizes), "beta": beta}
+            cfg = {**addmul.nets(am)["FNN"], **config["sweep"], "sizes": list(sizes), "beta": beta}
             net, log = arith_nets.network("addmul", cfg, seed, store, device, name=f"FNN {list(sizes)}")
             masked, ms = arith_nets.masks("addmul", net, cfg, seed, store, device, name=f"FNN {list(sizes)}",
                                           targets=addmul.OPS)

@@ -80,3 +80,13 @@ def test_halves_of_a_transformer_keep_attention_projections_with_their_biases():
     size = {n: mask[n].numel() for n in mask if mask[n].dim() >= 2}
     early_share = sum(v for n, v in size.items() if n in in_early) / sum(size.values())
     assert 0.3 < early_share < 0.7
+
+
+@pytest.mark.parametrize("key,value", [("sweep", {"mask_stepz": 10}), ("scan_transformer", {"layerz": 1})])
+def test_unknown_overrides_are_refused_before_any_compute(tmp_path, key, value):
+    from weightmask import profiles
+    from weightmask.store import RunStore
+    config = {**profiles.resolve("trust", "smoke"), key: value}
+    with pytest.raises(ValueError, match=key):
+        trust.run(config, store=RunStore(tmp_path), device="cpu", profile="smoke")
+    assert not list(tmp_path.iterdir())  # nothing trained

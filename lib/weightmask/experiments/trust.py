@@ -85,6 +85,7 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     store = store or RunStore()
     am = profiles.resolve("addmul", profile)
     da = doubleadd.nets(profiles.resolve("doubleadd", profile))
+    _check_overrides(config, addmul.nets(am)["FNN"], profiles.resolve("scan", profile)["transformer"])
     tables: dict[str, list[dict]] = {k: [] for k in ("halves", "sweep", "sizes", "histogram", "undecided",
                                                       "stability")}
     for seed in seed_ids(seeds, config["seeds"]):
@@ -130,6 +131,15 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
             if list(sizes) in [list(s) for s in config["sizes"]] and beta == am["beta"]:
                 tables["sizes"].append(row)
     return {k: pd.DataFrame(v) for k, v in tables.items()}
+
+
+def _check_overrides(config: dict, fnn: dict, transformer: dict) -> None:
+    """``sweep`` and ``scan_transformer`` may only override settings that exist, checked before any compute."""
+    for key, known in (("sweep", fnn), ("scan_transformer", transformer)):
+        unknown = sorted(set(config[key]) - set(known))
+        if unknown:
+            raise ValueError(f"trust setting {key!r} names unknown settings {unknown}; "
+                             f"the settings there are {sorted(known)}")
 
 
 def _cnn_checks(config: dict, profile: str, seed: int, store: RunStore, device) -> tuple[list[dict], list[dict]]:

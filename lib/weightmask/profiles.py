@@ -160,10 +160,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # those chapters' at the same profile; these settings add the beta sweep (Fig. 10, at two
     # sizes), the sizes of Fig. 11 and the smaller double-addition FNN of Fig. 7. ``sweep``
     # overrides the add/mul mask settings for Fig. 10 and 11 (quick: 14 masks of 1600 steps at
-    # lr 7.5e-2, whose accuracy and sharing are within 2 points of 2000 steps at 6e-2),
-    # ``scan_transformer`` the SCAN chapter's Transformer for the
-    # half-masking check (quick: one layer at lr 3e-3, 72% of the IID test set in 1500 steps;
-    # the SCAN chapter's quick runs the LSTM only).
+    # lr 7.5e-2, whose accuracy and sharing are within 2 points of 2000 steps at 6e-2), and
+    # ``scan_transformer`` the SCAN chapter's Transformer for the half-masking check (quick: one
+    # layer at lr 3e-3, 72% of the IID test set in 1500 steps; SCAN's quick runs the LSTM only).
     "trust": {
         "smoke": dict(seeds=1, betas=[1e-5, 1e-4, 1e-3], sweep_sizes=[[42, 32, 32, 20], [42, 64, 64, 20]],
                       sizes=[[42, 16, 16, 20], [42, 32, 32, 20], [42, 64, 64, 20]],

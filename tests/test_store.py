@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from weightmask.store import CorruptRunWarning, MissingResult, RunStore, run_key
+from weightmask import codehash, provenance
+from weightmask.store import CorruptRunWarning, MissingResult, RunStore, derive_seed, run_key, stage_seed
 
 CONFIG = {"model": {"width": 32, "layers": (2, 3)}, "lr": 1e-3, "task": "add_mul"}
 
@@ -20,9 +21,13 @@ def store(tmp_path):
     return RunStore(tmp_path / "results")
 
 
+def stage():
+    """The code the test runs are keyed by: the same from every test function."""
+
+
 @pytest.fixture
 def run(store):
-    return store.run("addmul", CONFIG, seed=0)
+    return store.run("addmul", CONFIG, seed=0, code=stage)
 
 
 def truncate(path, keep=0.5):
@@ -50,7 +55,7 @@ def no_warnings():
 def test_key_ignores_dict_order_and_tuple_vs_list():
     reordered = {"task": "add_mul", "lr": 1e-3, "model": {"layers": [2, 3], "width": 32}}
     key = run_key("addmul", CONFIG, 0)
-    assert key == "3af5e838c201d0e9"  # pinned: a change would orphan every stored run
+    assert key == "ae4c5c309f426563"  # pinned: a change would orphan every stored run
     assert run_key("addmul", reordered, 0) == key
 
 
@@ -72,16 +77,19 @@ def test_non_serialisable_config_names_the_key():
 
 
 def test_run_directory_and_config_json(store, run):
-    assert run.dir == store.root / "addmul" / run_key("addmul", CONFIG, 0)
+    code = codehash.code_hash(stage)
+    assert run.dir == store.root / "addmul" / run_key("addmul", CONFIG, 0, code)
     on_disk = json.loads((run.dir / "config.json").read_text())
     assert on_disk == {
         "experiment": "addmul",
         "config": {"model": {"width": 32, "layers": [2, 3]}, "lr": 1e-3, "task": "add_mul"},
         "seed": 0,
+        "code": code,
         "key": run.key,
+        "commit": provenance.commit(),
     }
     assert run.info == on_disk
-    assert store.run("addmul", dict(reversed(CONFIG.items())), 0) == run
+    assert store.run("addmul", dict(reversed(CONFIG.items())), 0, code=stage) == run
 
 
 def test_root_from_environment(tmp_path, monkeypatch):
@@ -262,7 +270,7 @@ def test_done_marker(store, run):
     assert not run.done
     run.mark_done()
     assert run.done
-    assert store.run("addmul", CONFIG, 0).done  # a fresh handle sees it too
+    assert store.run("addmul", CONFIG, 0, code=stage).done  # a fresh handle sees it too
 
 
 def test_corrupt_done_marker_or_manifest_means_not_done(store):

@@ -43,6 +43,9 @@ class _Fixed(nn.Module):
         return functional_call(self.model, self.weights, (x,))
 
 
+_FILES = ("weights.safetensors", "mask.safetensors", "reset.safetensors", "log.csv")  # a finished task
+
+
 def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
@@ -120,7 +123,7 @@ class ContinualMasks:
         for name, p in (("init_prob", init_prob), ("old_prob", old_prob), ("new_prob", new_prob)):
             if p is not None and not 0 < p < 1:
                 raise ValueError(f"{name} must be in (0, 1), got {p!r}")
-        if checkpoint is not None and checkpoint.done:
+        if checkpoint is not None and checkpoint.complete(_FILES):
             return self._load(checkpoint)
         self._reinit_free(seed)
         logits = self._logits(None if old_prob is None else _logit(old_prob),
@@ -186,6 +189,6 @@ class ContinualMasks:
         mask = Mask(run.load_tensors("mask.safetensors"))
         mask = mask.select([n for n, _ in self.model.named_parameters()])
         task = Task(mask, run.load_tensors("reset.safetensors"),
-                    run.load_frame("log.csv").to_dict("records") if run.has("log.csv") else [])
+                    run.load_frame("log.csv").to_dict("records"))
         self._finish(task)
         return task

@@ -1,14 +1,17 @@
 """Run store: keyed, atomic, integrity-checked storage of experiment results.
 
-A run is identified by (experiment, resolved config, seed) and lives in
-``root/<experiment>/<key>/``. Every file is written atomically and recorded with its
-size and sha256 in the run's ``manifest.json``. A file that does not match its record,
-or does not parse, is reported with :class:`CorruptRunWarning`, deleted and treated as
-absent, so a damaged run is recomputed instead of silently reused.
+A run is identified by (experiment, resolved config, seed, the code it runs) and lives in
+``root/<experiment>/<key>/``; the code is a hash of the syntax trees reachable from the
+function that opens the run (:mod:`weightmask.codehash`), so edited code never reads an
+old result. Every file is written atomically and recorded with its size and sha256 in the
+run's ``manifest.json``. A file that does not match its record, or does not parse, is
+reported with :class:`CorruptRunWarning`, deleted and treated as absent, so a damaged run
+is recomputed instead of silently reused. Checkpoints load without pickle.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import io
@@ -27,6 +30,7 @@ import torch
 from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
+from . import codehash, provenance
 from ._io import atomic_write
 
 ENV_VAR = "WEIGHTMASK_RESULTS"
@@ -62,18 +66,34 @@ def _canonical(value: Any, where: str = "") -> Any:
     raise TypeError(f"config value {where!r} is not JSON-serialisable ({type(value).__name__})")
 
 
-def _identity(experiment: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
+def _identity(experiment: str, config: dict[str, Any], seed: int, code: str | None = None) -> dict[str, Any]:
     """What identifies a run, as plain JSON values."""
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict, not {type(config).__name__}")
-    return {"experiment": experiment, "config": _canonical(config), "seed": operator.index(seed)}
+    return {"experiment": experiment, "config": _canonical(config), "seed": operator.index(seed), "code": code}
 
 
-def run_key(experiment: str, config: dict[str, Any], seed: int) -> str:
-    """16 hex chars of the sha256 of the canonical JSON of {experiment, config, seed}."""
-    identity = _identity(experiment, config, seed)
-    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_key(experiment: str, config: dict[str, Any], seed: int, code: str | None = None) -> str:
+    """16 hex chars of the sha256 of the canonical JSON of {experiment, config, seed, code}."""
+    return _digest(_identity(experiment, config, seed, code))[:16]
+
+
+def derive_seed(*parts: Any) -> int:
+    """A 63-bit seed from any JSON-able parts: distinct parts give unrelated streams."""
+    return int(_digest(_canonical(list(parts)))[:16], 16) & (2**63 - 1)
+
+
+def stage_seed(experiment: str, config: dict[str, Any], seed: int) -> int:
+    """The one seed scheme: a hash of the stage name, its config key and the seed id, so two
+    stages (or two configs, or two seeds) never share a random stream. The code is not part
+    of it: an edit re-runs a stage on the same random numbers."""
+    ident = _identity(experiment, config, seed)
+    return derive_seed(experiment, _digest(ident["config"])[:16], ident["seed"])
 
 
 def _checked(name: str, write: bool = False) -> str:
@@ -102,6 +122,31 @@ class Run:
     @property
     def key(self) -> str:
         return self.dir.name
+
+    @property
+    def seed(self) -> int:
+        """The stage's own random seed (:func:`stage_seed`): seed every stream of the run from it."""
+        info = self.info
+        return stage_seed(info["experiment"], info["config"], info["seed"])
+
+    def complete(self, names: tuple[str, ...] | list[str]) -> bool:
+        """True if the run is done and every file in ``names`` is intact and parses.
+
+        A done run missing one of them is reported (the warning names the file) and marked
+        not done, so the stage recomputes instead of reading a partial result.
+        """
+        if not self.done:
+            return False
+        loaders = {".json": self.load_json, ".csv": self.load_frame, ".safetensors": self.load_tensors}
+        for name in names:
+            try:
+                loaders.get(Path(name).suffix, lambda n: self._load(_checked(n), bytes))(name)
+            except MissingResult:
+                warnings.warn(f"{self.dir / name} is missing or damaged; recomputing the stage",
+                              CorruptRunWarning, stacklevel=2)
+                self._discard(DONE)
+                return False
+        return True
 
     @property
     def done(self) -> bool:
@@ -141,19 +186,23 @@ class Run:
         return self._load(_checked(name), _st_load)
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
+        """Store ``state`` (tensors, numbers, strings and containers of them) as the checkpoint."""
         buf = io.BytesIO()
         torch.save(state, buf)
         self._write(CHECKPOINT, buf.getvalue())
 
     def load_checkpoint(self, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
-        """The last checkpoint, or None if there is none (or it was corrupt)."""
-        # weights_only=False is safe here: only the store writes this file and its sha256 has
-        # just been checked; checkpoints also hold plain Python state such as RNG states.
+        """The last checkpoint, or None if there is none (or it was corrupt or unsafe).
+
+        Loaded with ``weights_only=True``: no pickled code runs, whoever wrote the file. The
+        one class allowed beyond tensors and containers is ``collections.Counter``, which
+        PyTorch's step schedulers keep their milestones in.
+        """
+        def parse(data: bytes) -> Any:
+            with torch.serialization.safe_globals([collections.Counter]):
+                return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
         try:
-            return self._load(
-                CHECKPOINT,
-                lambda b: torch.load(io.BytesIO(b), map_location=map_location, weights_only=False),
-            )
+            return self._load(CHECKPOINT, parse)
         except MissingResult:
             return None
 
@@ -247,12 +296,24 @@ class RunStore:
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root if root is not None else os.environ.get(ENV_VAR) or "results")
 
-    def run(self, experiment: str, config: dict[str, Any], seed: int) -> Run:
-        """The run for these arguments, created (with its config.json) if new."""
-        key = run_key(experiment, config, seed)
+    def run(self, experiment: str, config: dict[str, Any], seed: int, code: Any = None) -> Run:
+        """The run for these arguments, created (with its config.json) if new.
+
+        ``code``: the functions, classes or modules the stage runs (their reachable code is
+        hashed into the key); default: the top-level function that calls this method. Give
+        a mask stage its network's code too, e.g. ``code=(mask, network)``, so that a change
+        to how the network was trained re-runs the mask.
+        """
+        roots = code if isinstance(code, (tuple, list)) else [code] if code is not None else []
+        if not roots:
+            found = codehash.caller()
+            roots = [found] if found else []
+        code_key = codehash.code_hash(*roots) if roots else None
+        key = run_key(experiment, config, seed, code_key)
         run = Run(self.root / _checked(experiment) / key)
         if not run.has(CONFIG):
-            info = {**_identity(experiment, config, seed), "key": key}
+            info = {**_identity(experiment, config, seed, code_key), "key": key,
+                    "commit": provenance.commit()}
             run._write(CONFIG, json.dumps(info, indent=2).encode())
         return run
 

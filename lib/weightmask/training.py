@@ -22,9 +22,10 @@ from tqdm import tqdm
 from .mask import Mask
 from .masking import MaskedModel
 from .step import TrainStep
-from .store import Run
+from .device import resolve_device
+from .store import Run, derive_seed
 
-__all__ = ["train_weights", "train_mask", "alpha_from_beta"]
+__all__ = ["train_weights", "train_mask", "alpha_from_beta", "step_batches"]
 
 Batches = Iterable | Callable[[int], Any]
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
@@ -42,7 +43,9 @@ def alpha_from_beta(beta: float, batch_size: int) -> float:
 
 
 def _batch_source(batches: Batches, device) -> Callable[[int], Any]:
-    """``step -> batch`` on ``device``; iterables are cycled (re-iterated when exhausted)."""
+    """``step -> batch`` on ``device``. Iterables are cycled (re-iterated when exhausted) and
+    read in step order, so a run resumed at step s skips the first s batches as the
+    interrupted run consumed them; a one-shot iterator cannot be cycled and says so."""
     move = (lambda b: b) if device is None else \
         (lambda b: pytree.tree_map(lambda t: t.to(device) if isinstance(t, torch.Tensor) else t, b))
     if callable(batches):
@@ -50,22 +53,62 @@ def _batch_source(batches: Batches, device) -> Callable[[int], Any]:
     if not isinstance(batches, Iterable):
         raise TypeError(f"batches must be an iterable of batches or a function step -> batch, "
                         f"got {type(batches).__name__}")
-    it = iter(())
+    one_shot = iter(batches) is batches
+    it, position, served = iter(()), 0, 0
 
-    def get(step: int):
-        nonlocal it
+    def following():
+        nonlocal it, served
         for _ in range(2):
             try:
-                return move(next(it))
+                batch = next(it)
+                served += 1
+                return batch
             except StopIteration:
+                if one_shot and served:
+                    raise ValueError(f"batches ran out after {served} batches: an iterator can be read "
+                                     f"only once; pass a list, a re-iterable (e.g. a DataLoader) or a "
+                                     f"function step -> batch") from None
                 it = iter(batches)
         raise ValueError("batches is empty")
+
+    def get(step: int):
+        nonlocal position
+        while position < step:  # resumed: skip what the interrupted run consumed
+            following()
+            position += 1
+        position += 1
+        return move(following())
     return get
 
 
-def _check_steps(steps: int) -> None:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+def step_batches(make: Callable[[torch.Generator], Callable[[int], Any]], seed: int) -> Callable[[int], Any]:
+    """``step -> batch`` from ``make(generator)``, with the generator re-seeded from (seed, step)
+    before every batch: the batch at a step depends on nothing else, so a resumed run draws
+    exactly the batches the uninterrupted one would have."""
+    generator = torch.Generator()
+    draw = make(generator)
+
+    def get(step: int):
+        generator.manual_seed(derive_seed(seed, step))
+        return draw(step)
+    return get
+
+
+def _check_count(name: str, value: int, least: int = 0) -> None:
+    """A clear error unless ``value`` is an int >= ``least``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+
+
+def _check_loop(steps: int, eval_every: int, checkpoint_every: int) -> None:
+    _check_count("steps", steps)
+    _check_count("eval_every", eval_every, 1)
+    _check_count("checkpoint_every", checkpoint_every, 1)
+
+
+def _plain(value: Any) -> Any:
+    """A logged value as a plain Python number (checkpoints load without pickle)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _progress(steps: int, start: int, desc: str, progress: bool | None) -> tqdm:
@@ -129,7 +172,8 @@ def _loop(*, module: nn.Module, train_step: TrainStep, get: Callable[[int], Any]
             if evaluating or saving or done % _CHECK_EVERY == 0 or done == steps:
                 check(done)  # before anything is logged or saved
             if evaluating:
-                row = {"step": done, **{k: float(v) for k, v in parts.items()}, **dict(evaluate())}
+                row = {"step": done, **{k: float(v) for k, v in parts.items()},
+                       **{k: _plain(v) for k, v in dict(evaluate()).items()}}
                 log.append(row)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "step"}, refresh=False)
             bar.update(1)
@@ -173,10 +217,11 @@ def train_weights(model: nn.Module, batches: Batches, loss_fn: LossFn, *, steps:
     for other schedules. With ``checkpoint=run`` a finished run just loads its weights.
     Evaluation rows (``eval_fn(model)`` every ``eval_every`` steps) are appended to ``log``.
     """
-    _check_steps(steps)
-    if checkpoint is not None and checkpoint.done and checkpoint.has(WEIGHTS_FILE):
+    _check_loop(steps, eval_every, checkpoint_every)
+    device = None if device is None else resolve_device(device)
+    if checkpoint is not None and checkpoint.complete((WEIGHTS_FILE, LOG_FILE)):
         model.load_state_dict(checkpoint.load_tensors(WEIGHTS_FILE), strict=False)
-        if log is not None and checkpoint.has(LOG_FILE):
+        if log is not None:
             log.extend(checkpoint.load_frame(LOG_FILE).to_dict("records"))
         return model
     params = [p for p in model.parameters() if p.requires_grad]
@@ -214,8 +259,8 @@ def train_weights(model: nn.Module, batches: Batches, loss_fn: LossFn, *, steps:
 
 def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn, *, steps: int,
                alpha: float | None = None, beta: float | None = None, batch_size: int | None = None,
-               lr: float = 1e-2, n_samples: int = 4, init_prob: float = 0.9, include=None,
-               exclude=None, tau: float = 1.0, clip: float | None = 1.0, train_mode: bool = False,
+               lr: float = 1e-2, n_samples: int | None = None, init_prob: float | None = None, include=None,
+               exclude=None, tau: float | None = None, clip: float | None = 1.0, train_mode: bool = False,
                eval_fn: EvalFn | None = None, eval_every: int = 1000,
                checkpoint: Run | None = None, checkpoint_every: int = 1000, device=None,
                desc: str = "train mask", progress: bool | None = None,
@@ -225,13 +270,15 @@ def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn
     The loss is ``loss_fn(masked, batch) + alpha * sum(logits)``; give ``alpha``, or the
     paper's ``beta = batch_size * alpha`` together with ``batch_size``. ``model`` may be a
     ready :class:`MaskedModel` (for its ``in_dims`` / ``out_dims`` or a partly fixed mask);
-    otherwise one is made with ``n_samples``, ``init_prob``, ``include``, ``exclude``, ``tau``.
+    otherwise one is made with ``n_samples`` (4), ``init_prob`` (0.9), ``include``, ``exclude``,
+    ``tau`` (1), which a ready MaskedModel already fixed (giving them too is an error).
     The frozen network runs in eval mode unless ``train_mode``. ``eval_fn(masked)`` is called
     under the current thresholded mask. ``graph`` (default: when the logits are on a GPU)
     replays each step as a CUDA graph (:class:`weightmask.step.TrainStep`): ``loss_fn`` must
     then not synchronise with the CPU and batches must keep their shapes.
     """
-    _check_steps(steps)
+    _check_loop(steps, eval_every, checkpoint_every)
+    device = None if device is None else resolve_device(device)
     if (alpha is None) == (beta is None):
         raise ValueError(f"give exactly one of alpha or beta (beta = batch_size * alpha); "
                          f"got alpha={alpha!r}, beta={beta!r}")
@@ -241,20 +288,28 @@ def train_mask(model: nn.Module | MaskedModel, batches: Batches, loss_fn: LossFn
         alpha = alpha_from_beta(beta, batch_size)
     if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
         raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
-    masked = model if isinstance(model, MaskedModel) else MaskedModel(
-        model, n_samples=n_samples, init_prob=init_prob, include=include, exclude=exclude, tau=tau)
-    if checkpoint is not None and checkpoint.done and checkpoint.has(MASK_FILE):
-        if log is not None and checkpoint.has(LOG_FILE):
+    made = {"n_samples": n_samples, "init_prob": init_prob, "include": include, "exclude": exclude, "tau": tau}
+    if isinstance(model, MaskedModel):
+        given = [k for k, v in made.items() if v is not None]
+        if given:
+            raise ValueError(f"model is a ready MaskedModel, which fixed {', '.join(given)} when it was made; "
+                             f"pass them to MaskedModel(...) instead, or pass the plain nn.Module")
+        masked = model
+    else:
+        masked = MaskedModel(model, n_samples=4 if n_samples is None else n_samples,
+                             init_prob=0.9 if init_prob is None else init_prob, include=include,
+                             exclude=exclude, tau=1.0 if tau is None else tau)
+    if checkpoint is not None and checkpoint.complete((MASK_FILE, LOGITS_FILE, LOG_FILE)):
+        if log is not None:
             log.extend(checkpoint.load_frame(LOG_FILE).to_dict("records"))
         mask = Mask(checkpoint.load_tensors(MASK_FILE))
         masked._check_mask(mask)
         # in the model's parameter order, as a freshly trained mask (files keep no order)
         mask = mask.select([n for n in masked.names if n in mask])
-        if checkpoint.has(LOGITS_FILE):  # restore the probabilities too, e.g. for Fig. 9
-            saved = checkpoint.load_tensors(LOGITS_FILE)
-            with torch.no_grad():
-                for name, l in zip(masked.names, masked.logits):
-                    l.copy_(saved[name])
+        saved = checkpoint.load_tensors(LOGITS_FILE)  # the probabilities too, e.g. for Fig. 9
+        with torch.no_grad():
+            for name, l in zip(masked.names, masked.logits):
+                l.copy_(saved[name])
         return mask
     if device is not None:
         masked.to(device)

@@ -19,13 +19,12 @@ from ..metrics import sharing
 from ..models import FNN, RepeatLSTM
 from ..store import RunStore
 from ..tasks import arithmetic, double_add
-from ..training import train_mask, train_weights
+from ..training import step_batches, train_mask, train_weights
 
 NET_KEYS = ("arch", "sizes", "hidden", "steps", "feed", "batch", "train_steps", "lr")
 MASK_KEYS = ("mask_steps", "mask_lr", "beta", "n_samples")
-# Each target gets its own data and mask-sampling stream, whatever else ran before it.
-TARGETS = {"addmul": {"full": 1000, "add": 2000, "mul": 3000},
-           "doubleadd": {"full": 1000, "pair1": 2000, "pair2": 3000}}
+# The targets a mask is trained on; each is part of its stage's key, so of its seed.
+TARGETS = {"addmul": ("full", "add", "mul"), "doubleadd": ("full", "pair1", "pair2")}
 ARCHS = ("fnn", "lstm")
 
 
@@ -68,9 +67,10 @@ def build(problem: str, config: dict) -> nn.Module:
     return RepeatLSTM(n_in, config["hidden"], n_out, steps=steps, reads=reads)
 
 
-def task(problem: str, config: dict, target: str, generator: torch.Generator, device):
-    """``(batches, loss_fn, evaluate)`` for ``target``: random training batches, the loss on the
-    target's outputs, and the accuracy per operation / pair on the fixed test set."""
+def task(problem: str, config: dict, target: str, seed: int, device):
+    """``(batches, loss_fn, evaluate)`` for ``target``: random training batches (each a function
+    of ``seed`` and the step), the loss on the target's outputs, and the accuracy per operation
+    / pair on the fixed test set."""
     _check(problem, target)
     n = config["batch"]
     if problem == "addmul":
@@ -78,8 +78,7 @@ def task(problem: str, config: dict, target: str, generator: torch.Generator, de
         x, y, op = arithmetic.all_examples()
         x, y = x.to(device), y.to(device)
 
-        def batches(step):
-            return arithmetic.batch(n, ops=ops, generator=generator)[:2]
+        batches = step_batches(lambda g: lambda step: arithmetic.batch(n, ops=ops, generator=g)[:2], seed)
 
         def loss_fn(model, batch):
             return arithmetic.loss(model(batch[0]), batch[1])
@@ -94,9 +93,12 @@ def task(problem: str, config: dict, target: str, generator: torch.Generator, de
     test = double_add.test_set().to(device)
     y_test = double_add.targets(test)
 
-    def batches(step):
-        numbers = double_add.sample(n, generator)
-        return numbers, double_add.targets(numbers)[:, pairs]
+    def draw(generator):
+        def batch(step):
+            numbers = double_add.sample(n, generator)
+            return numbers, double_add.targets(numbers)[:, pairs]
+        return batch
+    batches = step_batches(draw, seed)
 
     def loss_fn(model, batch):
         return double_add.loss(double_add.outputs(model, batch[0], how, pairs, steps), batch[1])
@@ -116,13 +118,13 @@ def network(problem: str, config: dict, seed: int, store: RunStore, device="auto
     """The network trained on the full task of ``problem``, and its evaluation log."""
     _check(problem)
     device = resolve_device(device)
-    torch.manual_seed(seed)
-    batches, loss_fn, evaluate = task(problem, config, "full", torch.Generator().manual_seed(seed), device)
+    run = store.run(f"{problem}.weights", _keys(config, NET_KEYS), seed)
+    torch.manual_seed(run.seed)
+    batches, loss_fn, evaluate = task(problem, config, "full", run.seed, device)
     net, log = build(problem, config).to(device), []
     train_weights(net, batches, loss_fn, steps=config["train_steps"], lr=config["lr"],
                   eval_fn=evaluate, eval_every=config["eval_every"], log=log, device=device,
-                  checkpoint=store.run(f"{problem}.weights", _keys(config, NET_KEYS), seed),
-                  desc=f"{problem} {name or arch(config)} weights, seed {seed}")
+                  checkpoint=run, desc=f"{problem} {name or arch(config)} weights, seed {seed}")
     return net, log
 
 
@@ -135,18 +137,16 @@ def mask(problem: str, net: nn.Module, config: dict, seed: int, store: RunStore,
     """
     _check(problem, target)
     device = resolve_device(device)
-    offset = TARGETS[problem][target]
-    torch.manual_seed(seed + offset)
-    batches, loss_fn, evaluate = task(problem, config, target,
-                                      torch.Generator().manual_seed(seed + offset), device)
     cfg = {**_keys(config, NET_KEYS + MASK_KEYS), "target": target}
     if variant:
         cfg["variant"] = variant
+    run = store.run(f"{problem}.mask", cfg, seed, code=(mask, network))
+    torch.manual_seed(run.seed)
+    batches, loss_fn, evaluate = task(problem, config, target, run.seed, device)
     masked, log = MaskedModel(net, n_samples=config["n_samples"]), []
     result = train_mask(masked, batches, loss_fn, steps=config["mask_steps"], beta=config["beta"],
                         batch_size=config["batch"], lr=config["mask_lr"], eval_fn=evaluate,
-                        device=device, eval_every=config["eval_every"], log=log,
-                        checkpoint=store.run(f"{problem}.mask", cfg, seed),
+                        device=device, eval_every=config["eval_every"], log=log, checkpoint=run,
                         desc=f"{problem} {name or arch(config)} mask {target}, seed {seed}")
     return masked, result, log
 

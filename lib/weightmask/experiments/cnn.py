@@ -24,7 +24,7 @@ from ..metrics import confusion_matrix
 from ..models import ResNet, SimpleCNN
 from ..store import RunStore
 from ..tasks import images
-from ..training import train_mask, train_weights
+from ..training import step_batches, train_mask, train_weights
 from . import seed_ids
 
 NETS = ("CNN", "CNN (no dropout)", "ResNet")
@@ -32,6 +32,33 @@ SUBSTANTIAL = 0.30   # a relative accuracy drop of the removed class at least th
 BARELY = 0.50        # other classes "barely change": their largest drop at most this share of the target's
 CIFAR_CONFUSIONS = {"airplane": ("bird", "ship"), "cat": ("dog",), "dog": ("cat",),
                     "truck": ("automobile",), "automobile": ("truck",)}  # Sec. 5, App. C.8.1
+
+
+# Sec. 5 / App. C.8: quick uses narrower CNNs (a quarter of Table 5's channels), ResNet-8
+# instead of ResNet-110, fewer steps, and masks at a larger learning rate.
+PROFILES = {
+    "smoke": dict(seeds=1, nets=["CNN", "CNN (no dropout)", "ResNet"], widths=[4, 4, 8, 8], resnet_depth=8,
+                  resnet_width=4, batch=32, train_steps=10, resnet_steps=10, lr=1e-3, resnet_lr=0.1,
+                  mask_steps=4, mask_batch=32, mask_lr=3e-2, beta=1e-4, n_samples=4, n_test=300),
+    "quick": dict(seeds=1, nets=["CNN", "CNN (no dropout)", "ResNet"], widths=[8, 16, 32, 64],
+                  resnet_depth=8, resnet_width=8, batch=128, train_steps=1000, resnet_steps=1000, lr=1e-3,
+                  resnet_lr=0.1, mask_steps=200, mask_batch=128, mask_lr=5e-2, beta=1e-4, n_samples=4,
+                  n_test=10_000),
+    "paper": dict(seeds=10, nets=["CNN", "CNN (no dropout)", "ResNet"], widths=[32, 64, 128, 256],
+                  resnet_depth=110, resnet_width=16, batch=128, train_steps=20_000, resnet_steps=64_000,
+                  lr=1e-3, resnet_lr=0.1, mask_steps=20_000, mask_batch=128, mask_lr=1e-2, beta=1e-4,
+                  n_samples=4, n_test=10_000),
+}
+
+CLAIMS = [
+    paper.Claim("class-drop", "Removing a class's exclusive weights drops that class's accuracy "
+                "substantially, while the other classes barely change",
+                "simple CNN 40-60%, ResNet-110 near 100%; others: small", "Sec. 5, Fig. 6"),
+    paper.Claim("dropout", "Dropout increases the reliance on class-exclusive weights",
+                "30-40% larger drop with dropout", "App. C.8.2, Fig. 18, 19"),
+    paper.Claim("confusions", "The removed class is then confused with classes that share features",
+                "airplane -> bird, ship; cat <-> dog; truck <-> car", "Sec. 5, App. C.8.1"),
+]
 
 
 def build(name: str, config: dict, n_classes: int):
@@ -78,8 +105,6 @@ def confusion_on(model, x, y, n_classes: int, device, chunk: int = 1000) -> torc
 def network(name: str, config: dict, data: images.Images, seed: int, store: RunStore, device):
     """The network ``name`` trained on all classes (simple CNN: Adam; ResNet: SGD with momentum,
     weight decay, step schedule and augmentation, as App. C.8)."""
-    torch.manual_seed(seed)
-    net = build(name, config, len(data.classes)).to(device)
     resnet = name == "ResNet"
     steps = config["resnet_steps" if resnet else "train_steps"]
     kw = {}
@@ -90,10 +115,13 @@ def network(name: str, config: dict, data: images.Images, seed: int, store: RunS
     keys = {"net": name, "data": data.name, "steps": steps, "batch": config["batch"],
             **({"resnet_depth": config["resnet_depth"], "resnet_width": config["resnet_width"],
                 "lr": config["resnet_lr"]} if resnet else {"widths": config["widths"], "lr": config["lr"]})}
-    train_weights(net, _batches(data.x_train, data.y_train, config["batch"],
-                                torch.Generator().manual_seed(seed), augment=resnet),
+    run = store.run("cnn.weights", keys, seed)
+    torch.manual_seed(run.seed)
+    net = build(name, config, len(data.classes)).to(device)
+    train_weights(net, step_batches(lambda g: _batches(data.x_train, data.y_train, config["batch"], g,
+                                                       augment=resnet), run.seed),
                   _loss, steps=steps, lr=config["lr"], device=device, desc=f"{name} weights, seed {seed}",
-                  checkpoint=store.run("cnn.weights", keys, seed), **kw)
+                  checkpoint=run, **kw)
     return net.eval(), keys
 
 
@@ -108,14 +136,15 @@ def class_mask(name: str, net, keys: dict, config: dict, data: images.Images, se
     cfg = {**keys, "mask_steps": config["mask_steps"], "mask_lr": config["mask_lr"],
            "beta": config["beta"], "n_samples": config["n_samples"], "mask_batch": config["mask_batch"],
            "removed": removed}
-    torch.manual_seed(seed + 1000 + (removed if removed is not None else -1))
-    gen = torch.Generator().manual_seed(seed + 1000 + (removed if removed is not None else -1))
+    run = store.run("cnn.mask", cfg, seed, code=(class_mask, network))
+    torch.manual_seed(run.seed)
+    batches = step_batches(lambda g: _batches(data.x_train, data.y_train, config["mask_batch"], g,
+                                              augment=False, among=among), run.seed)
     with masked.fixed(control.select(out)) if removed is not None else nullcontext():
-        mask = train_mask(masked, _batches(data.x_train, data.y_train, config["mask_batch"], gen,
-                                           augment=False, among=among), _loss,
+        mask = train_mask(masked, batches, _loss,
                           steps=config["mask_steps"], beta=config["beta"], batch_size=config["mask_batch"],
                           lr=config["mask_lr"], device=device, desc=f"{name} mask {label}, seed {seed}",
-                          checkpoint=store.run("cnn.mask", cfg, seed))
+                          checkpoint=run)
     if removed is not None:  # the output layer was the control's throughout
         mask = mask.replace({n: control[n] for n in out})
     return masked, mask
@@ -139,12 +168,13 @@ def pair_mask(net, keys: dict, config: dict, data: images.Images, seed: int, pai
     cfg = {**keys, "mask_steps": config["mask_steps"], "mask_lr": config["mask_lr"], "beta": config["beta"],
            "n_samples": config["n_samples"], "mask_batch": config["mask_batch"], "pair": list(pair),
            "mask_seed": mask_seed}
-    torch.manual_seed(seed * 100 + mask_seed)
-    gen = torch.Generator().manual_seed(seed * 100 + mask_seed)
-    return train_mask(masked, _batches(data.x_train, data.y_train, config["mask_batch"], gen, augment=False,
-                                       among=images.without_classes(data.y_train, others)), _loss,
+    run = store.run("cnn.pair_mask", cfg, seed, code=(pair_mask, network))
+    torch.manual_seed(run.seed)
+    among = images.without_classes(data.y_train, others)
+    return train_mask(masked, step_batches(lambda g: _batches(data.x_train, data.y_train, config["mask_batch"], g,
+                                                              augment=False, among=among), run.seed), _loss,
                       steps=config["mask_steps"], beta=config["beta"], batch_size=config["mask_batch"],
-                      lr=config["mask_lr"], device=device, checkpoint=store.run("cnn.pair_mask", cfg, seed),
+                      lr=config["mask_lr"], device=device, checkpoint=run,
                       desc=f"mask {data.classes[pair[0]]}+{data.classes[pair[1]]}, mask seed {mask_seed}")
 
 

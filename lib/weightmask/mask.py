@@ -1,6 +1,9 @@
 """``Mask``: a named set of boolean tensors, one per masked parameter, with set algebra."""
 from __future__ import annotations
 
+import hashlib
+import json
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -9,6 +12,21 @@ import torch
 from torch import Tensor
 
 __all__ = ["Mask"]
+
+CHECKSUM_KEY = "weightmask.sha256"  # safetensors metadata entry written by Mask.save
+
+
+def _digest(tensors: Mapping[str, Tensor]) -> str:
+    """sha256 over every tensor's name, dtype, shape and raw bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        head = json.dumps([name, str(t.dtype), list(t.shape)]).encode()
+        raw = (t.view(torch.uint8) if t.dtype == torch.bool else t).numpy().tobytes()
+        for part in (head, raw):
+            h.update(len(part).to_bytes(8, "little"))
+            h.update(part)
+    return h.hexdigest()
 
 
 class Mask(Mapping[str, Tensor]):
@@ -126,17 +144,47 @@ class Mask(Mapping[str, Tensor]):
         return dict(self._t)
 
     def save(self, path: str | Path) -> None:
-        """Write the mask as safetensors (bool tensors), atomically."""
+        """Write the mask as safetensors (bool tensors) with a sha256 of its content, atomically."""
         from safetensors.torch import save
+
         from ._io import atomic_write
-        atomic_write(path, save({n: t.contiguous() for n, t in self._t.items()}))
+        tensors = {n: t.contiguous() for n, t in self._t.items()}
+        atomic_write(path, save(tensors, metadata={CHECKSUM_KEY: _digest(tensors)}))
 
     @classmethod
     def load(cls, path: str | Path) -> "Mask":
-        """Read a mask written by :meth:`save`."""
-        from safetensors.torch import load_file
-        tensors = load_file(str(path))
+        """Read a mask written by :meth:`save`, verifying its checksum.
+
+        A missing, truncated or corrupted file raises an error naming ``path``; a file without a
+        checksum (written before checksums were added) loads with a ``UserWarning``.
+        """
+        from safetensors.torch import load
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: no mask file there") from None
+        except OSError as e:
+            raise ValueError(f"{path}: cannot read the mask file: {e}") from e
+        try:
+            tensors = load(data)
+            size = int.from_bytes(data[:8], "little")
+            meta = json.loads(data[8:8 + size]).get("__metadata__")
+        except Exception as e:  # safetensors raises its own error type for malformed files
+            raise ValueError(f"{path}: not a readable safetensors mask file (truncated or corrupted?): "
+                             f"{type(e).__name__}: {e}") from e
         bad = [n for n, t in tensors.items() if t.dtype != torch.bool]
         if bad:
             raise ValueError(f"{path}: not a mask file, entries {bad} are not boolean")
+        if meta is None:  # written before masks carried a checksum
+            warnings.warn(f"{path}: the mask file has no checksum (written by an older weightmask or "
+                          "another tool), so its content cannot be verified; save it again to add one",
+                          UserWarning, stacklevel=2)
+            return cls(tensors)
+        expected = meta.get(CHECKSUM_KEY)
+        if expected is None:  # a damaged key must not pass as an unverifiable old file
+            raise ValueError(f"{path}: the mask file's metadata has no {CHECKSUM_KEY!r} entry: it is "
+                             f"corrupted or was not written by Mask.save (metadata keys: {sorted(meta)})")
+        elif expected != _digest(tensors):
+            raise ValueError(f"{path}: the mask file is corrupted: its content does not match the "
+                             f"sha256 in its metadata ({CHECKSUM_KEY})")
         return cls(tensors)

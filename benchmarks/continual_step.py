@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+import weightmask as wm
 from weightmask.continual import ContinualMasks
 from weightmask.gumbel import gumbel_sigmoid
 from weightmask.models import FNN
@@ -30,6 +31,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=8)
     p.add_argument("--rounds", type=int, default=20)
     args = p.parse_args()
+    wm.tune_process()  # an entry point: the allocator settings train_mask's callers get (WEIGHTMASK_TUNE=0: off)
     sizes = [int(s) for s in args.sizes.split(",")]
     torch.manual_seed(0)
     net = FNN(sizes)

@@ -57,7 +57,8 @@ def test_damaged_file_recomputes_exactly_its_stage(tmp_path, stage, name, damage
     wrun, mrun, weights, mask, logits = stages(store)
     target = (mrun if stage == "mask" else wrun).dir / name
     flip(target) if damage == "flip" else target.unlink()
-    untouched = (wrun if stage == "mask" else mrun).dir / ("weights.safetensors" if stage == "mask" else "mask.safetensors")
+    other = (wrun, "weights.safetensors") if stage == "mask" else (mrun, "mask.safetensors")
+    untouched = other[0].dir / other[1]
     stamp = untouched.stat().st_mtime_ns
     with pytest.warns(CorruptRunWarning, match=name):
         wrun2, mrun2, weights2, mask2, logits2 = stages(store)

@@ -33,6 +33,18 @@ def test_combine_concatenates_per_seed_tables(tmp_path):
     assert "**paper**" in text and "3 seed(s) [0, 1, 2]" in text and "commit 0123456789" in text
 
 
+def test_combine_takes_path_strings(tmp_path, monkeypatch):
+    """results/reference/README.md's recipe: ``reference.combine(['OUT1', 'OUT2'], 'results/reference/x')``."""
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "OUT1", [0])
+    _write(tmp_path / "OUT2", [1])
+    ref = reference.combine(["OUT1", "OUT2"], "results/reference/method-paper")
+    assert ref.name == "method-paper" and ref.seeds == [0, 1]
+    assert (tmp_path / "results" / "reference" / "method-paper" / "provenance.json").is_file()
+    with pytest.raises(TypeError, match="list of run output folders"):
+        reference.combine("OUT1", "both")
+
+
 def test_combine_refuses_overlapping_seeds_and_non_run_folders(tmp_path):
     _write(tmp_path / "a", [0, 1])
     _write(tmp_path / "b", [1])

@@ -13,8 +13,10 @@ def test_seeds_that_used_to_collide_do_not():
     cfg = {"net": "CNN", "mask_steps": 10}
     assert stage_seed("cnn.mask", {**cfg, "removed": 1}, 0) != stage_seed("cnn.mask", {**cfg, "removed": 0}, 1)
     # and seed * 100 + mask_seed: seed 0 / mask seed 100 met seed 1 / mask seed 0
-    assert stage_seed("cnn.pair_mask", {**cfg, "mask_seed": 100}, 0) != stage_seed("cnn.pair_mask", {**cfg, "mask_seed": 0}, 1)
-    seeds = {stage_seed(stage, {"removed": r}, s) for stage in ("a.weights", "a.mask") for r in range(10) for s in range(10)}
+    assert stage_seed("cnn.pair_mask", {**cfg, "mask_seed": 100}, 0) != \
+        stage_seed("cnn.pair_mask", {**cfg, "mask_seed": 0}, 1)
+    seeds = {stage_seed(stage, {"removed": r}, s)
+             for stage in ("a.weights", "a.mask") for r in range(10) for s in range(10)}
     assert len(seeds) == 200 and all(0 <= s < 2**63 for s in seeds)
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from weightmask import codehash, provenance
-from weightmask.store import CorruptRunWarning, MissingResult, RunStore, derive_seed, run_key, stage_seed
+from weightmask.store import CorruptRunWarning, MissingResult, RunStore, run_key
 
 CONFIG = {"model": {"width": 32, "layers": (2, 3)}, "lr": 1e-3, "task": "add_mul"}
 

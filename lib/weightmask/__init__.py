@@ -9,6 +9,7 @@ from .mask import Mask
 from .masking import MaskedModel, UnsupportedLayerError
 from .metrics import (accuracy, confusion_difference, confusion_matrix, iomin, iomin_per_layer, iou,
                       iou_per_layer, shared_with_any, sharing)
+from .settings import tune_process
 
 __version__ = "0.1.0"
 from .store import Run, RunStore

@@ -7,8 +7,20 @@ Mersenne Twister for. Uniforms have 24 random bits, like ``torch.rand`` in float
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+
+def set_threads(n: int) -> int:
+    """Run the kernels called from this thread on ``n`` threads (at most numba's pool size).
+
+    ``numba.set_num_threads`` is local to the calling thread and changes nothing else; the
+    first call starts numba's thread pool. Returns the count set.
+    """
+    n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    return n
 
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)

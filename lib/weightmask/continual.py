@@ -105,8 +105,8 @@ class ContinualMasks:
             return fn(_Fixed(self.model, weights))
 
     def train_task(self, batches, loss_fn: Callable[[Tensor, object], Tensor], *, steps: int, lr: float,
-                   alpha: float, seed: int, mask_lr: float | None = None, init_prob: float = 0.9, old_prob: float | None = None,
-                   new_prob: float | None = None, clip: float | None = 1.0,
+                   alpha: float, seed: int, mask_lr: float | None = None, init_prob: float = 0.9,
+                   old_prob: float | None = None, new_prob: float | None = None, clip: float | None = 1.0,
                    eval_fn: Callable[[nn.Module], dict] | None = None, eval_every: int = 1000,
                    checkpoint: Run | None = None, device=None, desc: str = "task",
                    progress: bool | None = None) -> Task:

@@ -8,13 +8,10 @@ uniform: ``s = sigmoid((l + logit(u)) / tau)``, and the binary sample is
 """
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import torch
 from torch import Tensor
-
-from ._alloc import keep_freed_memory
 
 __all__ = ["gumbel_sigmoid", "masked_weight_samples", "masked_weight_samples_many", "sample_keep",
            "sample_keep_many"]
@@ -46,16 +43,26 @@ def gumbel_sigmoid(logits: Tensor, tau: float = 1.0, hard: bool = True,
     return (b - s).detach() + s
 
 
-# numba's kernels get as many threads as PyTorch (OMP_NUM_THREADS, torch.set_num_threads before
-# this import): both run on the same OpenMP runtime, and numba's pool, sized to every core by
-# default, resets PyTorch's thread count too, so two processes set to one thread each would run
-# two threads each on the same cores, 5-100x slower.
-os.environ.setdefault("NUMBA_NUM_THREADS", str(torch.get_num_threads()))
-
 try:  # fused CPU kernels; without numba the eager PyTorch path below is used everywhere
     from . import _cpu_kernels as _kernels
 except ImportError:  # pragma: no cover - numba is a declared dependency
     _kernels = None
+
+
+def _match_threads() -> None:
+    """Before each kernel call: numba's kernels get as many threads as PyTorch has now.
+
+    Both run on the same OpenMP runtime. numba's pool, sized to every core unless
+    ``NUMBA_NUM_THREADS`` says otherwise, sets OpenMP's thread count of the calling thread to
+    its size when it starts (at the first kernel call), and PyTorch's count with it: that is
+    put back. Without this, two processes set to one thread each would run two threads each
+    on the same cores, 5-100x slower. PyTorch's count is left as it was and no environment
+    variable is set (``numba.set_num_threads`` is local to the calling thread).
+    """
+    n = torch.get_num_threads()
+    _kernels.set_threads(n)
+    if torch.get_num_threads() != n:  # numba's pool just started and reset OpenMP's count
+        torch.set_num_threads(n)
 
 
 def _fused(t: Tensor) -> bool:
@@ -122,6 +129,7 @@ def _flat(tensors: Sequence[Tensor]) -> Tensor:
 
 def _keep_fused(logits: Tensor, n: int, seed: int) -> Tensor:
     qn = _np(torch.sigmoid(-logits.detach()))
+    _match_threads()
     return torch.stack([torch.from_numpy(_kernels.keep(qn, seed, k)).view(logits.shape)
                         for k in range(n)])
 
@@ -164,7 +172,7 @@ class _MaskedWeightSamples(torch.autograd.Function):
     def forward(ctx, logits: Tensor, weight: Tensor, n: int, tau: float, seed: int):
         q = torch.sigmoid(-logits)
         if weight.dtype == torch.float32:
-            keep_freed_memory()
+            _match_threads()
             outs = tuple(torch.empty_like(weight, memory_format=torch.contiguous_format)
                          for _ in range(n))
             _kernels.masked_weights(_np(weight), _np(q), seed, tuple(o.view(-1).numpy() for o in outs))
@@ -188,6 +196,7 @@ class _MaskedWeightSamples(torch.autograd.Function):
             flat.append(_np(g.to(torch.float32)))
         flat = tuple(flat)
         grad_l = grad_w = None
+        _match_threads()
         if ctx.needs_input_grad[0]:
             if ctx.tau == 1.0:
                 total = _kernels.logit_grad(flat, _np(q), ctx.seed)

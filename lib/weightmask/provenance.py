@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import functools
-import os
 import subprocess
 from pathlib import Path
+
+from . import settings
 
 
 @functools.lru_cache(maxsize=1)
 def commit() -> str:
     """``$WEIGHTMASK_COMMIT``, else the git commit of this checkout (``-dirty`` with uncommitted
     changes), else ``"unknown"`` (an installed copy without its repository)."""
-    pinned = os.environ.get("WEIGHTMASK_COMMIT")
+    pinned = settings.commit()
     if pinned:
         return pinned
     here = Path(__file__).parent

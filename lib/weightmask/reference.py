@@ -10,9 +10,11 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
+
+from . import settings
 
 ENV_VAR = "WEIGHTMASK_REFERENCE"
 PROVENANCE = "provenance.json"
@@ -20,8 +22,7 @@ PROVENANCE = "provenance.json"
 
 def root() -> Path:
     """``$WEIGHTMASK_REFERENCE``, else ``results/reference`` of the source checkout."""
-    env = os.environ.get(ENV_VAR)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "results" / "reference"
+    return settings.reference_dir()
 
 
 @dataclass
@@ -54,12 +55,16 @@ def load(name: str, base: Path | None = None) -> Reference | None:
     return Reference(name, tables, prov if isinstance(prov, list) else [prov])
 
 
-def combine(sources: list[Path], target: Path) -> Reference:
+def combine(sources: Sequence[str | os.PathLike], target: str | os.PathLike) -> Reference:
     """Merge the output folders of runs over disjoint seeds into one reference folder.
 
-    Tables with a ``seed`` column are concatenated; tables without one (the same for every
-    run, e.g. sampling statistics) are taken from the first source.
+    ``sources`` and ``target`` are paths (strings or ``Path``). Tables with a ``seed`` column
+    are concatenated; tables without one (the same for every run, e.g. sampling statistics)
+    are taken from the first source.
     """
+    if isinstance(sources, (str, os.PathLike)):
+        raise TypeError("sources must be a list of run output folders, not one path")
+    sources, target = [Path(s) for s in sources], Path(target)
     refs = [load(src.name, src.parent) for src in sources]
     if any(r is None for r in refs):
         missing = [str(s) for s, r in zip(sources, refs) if r is None]

@@ -30,10 +30,9 @@ import torch
 from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
-from . import codehash, provenance
+from . import codehash, provenance, settings
 from ._io import atomic_write
 
-ENV_VAR = "WEIGHTMASK_RESULTS"
 MANIFEST, CONFIG, DONE, CHECKPOINT = "manifest.json", "config.json", "DONE", "checkpoint.pt"
 _RESERVED = {MANIFEST, CONFIG, DONE, CHECKPOINT}
 
@@ -294,7 +293,7 @@ class RunStore:
     """A directory of runs, one per (experiment, resolved config, seed)."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root if root is not None else os.environ.get(ENV_VAR) or "results")
+        self.root = Path(root) if root is not None else settings.results_root()
 
     def run(self, experiment: str, config: dict[str, Any], seed: int, code: Any = None) -> Run:
         """The run for these arguments, created (with its config.json) if new.

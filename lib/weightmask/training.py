@@ -7,9 +7,7 @@ state into the run store: a finished run is reused, a killed one resumes.
 """
 from __future__ import annotations
 
-import itertools
 import math
-import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -19,10 +17,11 @@ from torch import nn
 from torch.utils import _pytree as pytree
 from tqdm import tqdm
 
+from . import settings
+from .device import resolve_device
 from .mask import Mask
 from .masking import MaskedModel
 from .step import TrainStep
-from .device import resolve_device
 from .store import Run, derive_seed
 
 __all__ = ["train_weights", "train_mask", "alpha_from_beta", "step_batches"]
@@ -113,7 +112,7 @@ def _plain(value: Any) -> Any:
 
 def _progress(steps: int, start: int, desc: str, progress: bool | None) -> tqdm:
     if progress is None:
-        progress = os.environ.get("WEIGHTMASK_PROGRESS", "1") != "0"
+        progress = settings.progress()
     return tqdm(total=steps, initial=start, desc=desc, disable=not progress, leave=False,
                 dynamic_ncols=True, mininterval=1.0)
 

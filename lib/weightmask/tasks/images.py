@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .mnist import DATA, _idx
+from .. import settings
+from .mnist import _idx
 
 SOURCES = ("auto", "cifar10", "fashion", "hub")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -90,7 +91,7 @@ def load(source: str = "auto", data: Path | None = None) -> Images:
     """The images from ``source`` (one of ``SOURCES``); ``auto``: CIFAR-10 if on disk, else Fashion-MNIST."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    base = Path(data) if data is not None else DATA
+    base = Path(data) if data is not None else settings.data_dir()
     if source == "hub":
         return _hub()
     found = _cifar(base) if source in ("auto", "cifar10") else None

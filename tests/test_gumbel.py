@@ -2,7 +2,6 @@
 the fused multi-sample path ``masked_weight_samples`` (numba kernels for float32 CPU,
 eager PyTorch for other dtypes)."""
 
-import math
 import os
 import subprocess
 import sys

@@ -24,8 +24,10 @@ def _verdict(results, claim):
 
 def test_u_shaped_histogram_is_reproduced_and_a_peak_at_the_start_is_not():
     n = len(method.BINS) - 1
-    u = np.full(n, 0.01); u[0], u[-1] = 0.4, 0.1
-    start = np.full(n, 0.01); start[0], start[-1], start[44] = 0.4, 0.02, 0.2  # peak near 0.9
+    u = np.full(n, 0.01)
+    u[0], u[-1] = 0.4, 0.1
+    start = np.full(n, 0.01)
+    start[0], start[-1], start[44] = 0.4, 0.02, 0.2  # peak near 0.9
     assert _verdict(_results(u / u.sum()), "concentrate") == "reproduced"
     assert _verdict(_results(start / start.sum()), "concentrate") == "not reproduced"
 

@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from weightmask import MaskedModel, train_weights
-from weightmask import seq2seq
+from weightmask import MaskedModel, seq2seq, train_weights
 from weightmask.models import Seq2SeqTransformer
 from weightmask.tasks.text import EOS, PAD, SOS, Vocabulary, pad
 

@@ -1,7 +1,6 @@
 """LSTM that reads a fixed input for a few steps and answers from its last state (paper App. C.4, C.5)."""
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 

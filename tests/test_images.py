@@ -46,6 +46,22 @@ def test_cifar_batches_are_preferred(tmp_path):
     assert images.load("fashion", data=tmp_path).name.startswith("Fashion-MNIST")
 
 
+class Payload:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_a_cifar_batch_with_a_pickle_payload_is_refused(tmp_path, capsys):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2], b"x": Payload()}, f)
+    with pytest.raises(ValueError, match="data_batch_1 is not a CIFAR-10 python batch.*builtins.print"):
+        images.load("cifar10", data=tmp_path)
+    assert "pwned" not in capsys.readouterr().out
+
+
 def test_missing_data_names_both_ways_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="cifar-10-batches-py.*make data"):
         images.load(data=tmp_path)

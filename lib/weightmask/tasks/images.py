@@ -1,7 +1,8 @@
 """Image classification data for the CNN chapter (paper Sec. 5, App. C.8): CIFAR-10 or Fashion-MNIST.
 
 ``load("auto")`` takes CIFAR-10 when its python-pickle batches are in ``data/cifar-10-batches-py``
-(the official archive, unpacked), else the real Fashion-MNIST that ``make data`` unpacks from
+(the official archive, unpacked; the project's one pickle format, read only from the data folder
+and by an unpickler that builds nothing but dicts, lists, strings and numpy arrays), else the real Fashion-MNIST that ``make data`` unpacks from
 Debian's ``dataset-fashion-mnist`` package, padded to 32x32 and repeated to 3 channels so that
 the same networks apply. ``load("hub")`` reads ``uoft-cs/cifar10`` from the Hugging Face hub
 (needs ``datasets`` and a network). The returned ``Images`` names its dataset: a chapter
@@ -41,6 +42,18 @@ class Images:
     name: str
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain containers and numpy arrays only: a planted payload cannot run code."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR-10 batch")
+        return super().find_class(module, name)
+
+
 def _cifar(base: Path) -> Images | None:
     folder = base / "cifar-10-batches-py"
     if not (folder / "test_batch").is_file():
@@ -50,7 +63,10 @@ def _cifar(base: Path) -> Images | None:
         xs, ys = [], []
         for n in names:
             with open(folder / n, "rb") as f:
-                d = pickle.load(f, encoding="bytes")
+                try:
+                    d = _ArrayUnpickler(f, encoding="bytes").load()
+                except (pickle.UnpicklingError, EOFError, ValueError) as e:
+                    raise ValueError(f"{folder / n} is not a CIFAR-10 python batch: {e}") from None
             xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32))
             ys.append(np.asarray(d[b"labels"], np.int64))
         return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))

@@ -3,16 +3,22 @@
 
     python book/build.py --profile quick --device auto [--only method]
 
-1. Copies book/ to _build/executed/ (Markdown, bibliography, _static/, _toc.yml).
-2. Executes every notebook listed in book/_toc.yml, in toc order (the root, the results
-   dashboard, last: it collects the chapters' verdicts), with papermill
-   into _build/executed/ (parameters `profile` and `device`, kernel `python3`,
-   working directory = repository root, WEIGHTMASK_PROFILE = the profile).
-   With --only, the other chapters keep their last executed copy (the root runs again).
+1. Copies book/ to _build/executed/ (Markdown, bibliography, _static/) and writes its
+   _toc.yml from the chapter registry (weightmask.chapters): the front page, then the chapters.
+2. Executes every chapter of the registry, in reading order, then the front page (the results
+   dashboard: it collects the chapters' verdicts), with papermill into _build/executed/
+   (parameters `profile` and `device`, kernel `python3`, working directory = repository root,
+   WEIGHTMASK_PROFILE = the profile).
+   With --only, the other chapters keep their last executed copy (the front page runs again).
 3. Renders _build/executed/ with Jupyter Book into _build/html/.
 
 The notebooks never run inside Sphinx (`execute_notebooks: "off"`).
 No library logic lives here.
+
+Why this script is the only writer of _toc.yml, and book/ holds none: the toc is only ever
+read by Jupyter Book when it renders _build/executed/ (book/ is never rendered as it is: its
+notebooks have no outputs until this script executes them), so a committed copy would be one
+more list of the chapters to keep equal to the registry, read by nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
+from weightmask import chapters, profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -39,37 +45,12 @@ SKIP = shutil.ignore_patterns(
 )
 
 
-def toc_files(toc: Path) -> list[str]:
-    """Every `root`/`file` entry of a jb-book toc, in reading order."""
-    found: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if isinstance(node.get(key), str):
-                    found.append(node[key])
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key) or []:
-                    walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(yaml.safe_load(toc.read_text(encoding="utf-8")))
-    return found
-
-
-def toc_notebooks(toc: Path) -> list[Path]:
-    """The notebooks of the toc (paths relative to book/), in reading order."""
-    notebooks = []
-    for entry in toc_files(toc):
-        path = Path(entry)
-        candidates = [path] if path.suffix else [path.with_suffix(s) for s in (".ipynb", ".md")]
-        existing = [c for c in candidates if (BOOK / c).is_file()]
-        if not existing:
-            sys.exit(f"build.py: {toc}: entry '{entry}' has no file in {BOOK}")
-        if existing[0].suffix == ".ipynb":
-            notebooks.append(existing[0])
+def book_notebooks() -> list[Path]:
+    """The chapters' notebooks in reading order, then the front page's (paths relative to book/)."""
+    notebooks = [Path(f"{name}.ipynb") for name in chapters.names() + [chapters.FRONT]]
+    missing = [str(nb) for nb in notebooks if not (BOOK / nb).is_file()]
+    if missing:
+        sys.exit(f"build.py: the registry (weightmask.chapters) names notebooks that {BOOK} lacks: {missing}")
     return notebooks
 
 
@@ -86,6 +67,7 @@ def copy_sources(keep: list[Path]) -> None:
     if EXECUTED.exists():
         shutil.rmtree(EXECUTED)
     shutil.copytree(BOOK, EXECUTED, ignore=SKIP)
+    (EXECUTED / "_toc.yml").write_text(chapters.toc(), encoding="utf-8")
     for nb in keep:
         target = EXECUTED / nb
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -215,15 +197,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--profile",
-        default=os.environ.get("WEIGHTMASK_PROFILE", "quick"),
-        help="smoke | quick | paper (default: $WEIGHTMASK_PROFILE or quick)",
+        default=None,
+        choices=profiles.PROFILE_NAMES,
+        help="smoke | quick | paper (default: $WEIGHTMASK_PROFILE, else quick)",
     )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     parser.add_argument(
         "--only",
         action="append",
         metavar="CHAPTER",
-        help="execute only this chapter (toc name, e.g. method); repeatable. "
+        help="execute only this chapter (e.g. method); repeatable. "
         "The others keep their last executed copy.",
     )
     parser.add_argument(
@@ -231,11 +214,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-html", action="store_true", help="execute only; do not render")
     args = parser.parse_args(argv)
+    args.profile = profiles.pick(args.profile)
 
     if not args.no_html and not MATHJAX.is_file():
         sys.exit(f"build.py: {MATHJAX.relative_to(ROOT)} is missing; run `make mathjax` first")
 
-    notebooks = toc_notebooks(BOOK / "_toc.yml")
+    notebooks = book_notebooks()
     names = {chapter_name(nb): nb for nb in notebooks}
     if args.no_execute:
         selected = []
@@ -243,16 +227,16 @@ def main(argv: list[str] | None = None) -> None:
         wanted = [Path(o).with_suffix("").as_posix() for o in args.only]
         unknown = [w for w in wanted if w not in names]
         if unknown:
-            sys.exit(f"build.py: --only {', '.join(unknown)}: not a notebook of the toc "
-                     f"({', '.join(names) or 'none'})")
-        selected = [nb for nb in notebooks if chapter_name(nb) in wanted]  # toc order
+            sys.exit(f"build.py: --only {', '.join(unknown)}: not a notebook of the book "
+                     f"({', '.join(names)})")
+        selected = [nb for nb in notebooks if chapter_name(nb) in wanted]  # reading order
     else:
         selected = notebooks
-    # The front page (the toc's root) shows the dashboard of the chapters' verdicts: it runs
-    # after every chapter it summarises, and again whenever any chapter ran.
-    root = notebooks[0] if notebooks and toc_files(BOOK / "_toc.yml")[0] == chapter_name(notebooks[0]) else None
-    if root is not None and selected:
-        selected = [nb for nb in selected if nb != root] + [root]
+    # The front page shows the dashboard of the chapters' verdicts: it runs after every
+    # chapter it summarises, and again whenever any chapter ran.
+    front = notebooks[-1]
+    if selected:
+        selected = [nb for nb in selected if nb != front] + [front]
     copy_sources(keep=[nb for nb in notebooks if nb not in selected])
     if selected:
         execute(selected, args.profile, args.device)

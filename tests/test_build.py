@@ -29,3 +29,11 @@ def test_executed_notebook_streams_are_reduced(tmp_path):
     build.keep_final_progress(path)
     outs = nbformat.read(path, as_version=4).cells[0].outputs
     assert [o["text"] for o in outs] == ["x: 2/2\n", "result 7\n"]
+
+
+def test_the_executed_copy_gets_the_registrys_toc(tmp_path, monkeypatch):
+    from weightmask import chapters
+    monkeypatch.setattr(build, "EXECUTED", tmp_path / "executed")
+    build.copy_sources(keep=[])
+    assert (tmp_path / "executed" / "_toc.yml").read_text(encoding="utf-8") == chapters.toc()
+    assert not list((tmp_path / "executed").glob("*.ipynb"))  # the notebooks arrive executed

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from weightmask import cli
+from weightmask import chapters, cli, params
+from weightmask.experiments import trust
 from weightmask.store import RunStore
 
 
@@ -15,15 +16,38 @@ def test_parse_sets_literals_and_errors():
 
 
 def test_parse_seeds():
-    assert cli.parse_seeds(None) is None and cli.parse_seeds("3") == 3
-    assert cli.parse_seeds("2:5") == [2, 3, 4] and cli.parse_seeds("0,4") == [0, 4]
+    assert params.seeds("3") == 3
+    assert params.seeds("2:5") == [2, 3, 4] and params.seeds("0,4") == [0, 4]
 
 
-def test_list_shows_every_profile(capsys):
+def test_list_shows_every_chapter_in_order_with_its_parameters_and_profiles(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "method:" in out and all(f"  {p}" in out for p in ("smoke", "quick", "paper"))
+    listed = [line.split(":")[0] for line in out.splitlines() if not line.startswith(" ")]
+    assert listed == chapters.names()
+    assert all(f"  {p}" in out for p in ("smoke", "quick", "paper"))
     assert "mask_steps=40" in out  # the smoke setting, read from the profile
+    assert "--source (default 'auto')" in out and "--n_train (default None)" in out
+
+
+def test_run_takes_every_notebook_parameter():
+    for chapter in chapters.CHAPTERS:
+        for p in chapter.parameters:
+            value = p.choices[-1] if p.choices else "x"
+            args = cli.build_parser().parse_args(["run", chapter.name, f"--{p.name}", value])
+            assert getattr(args, p.name) == value, (chapter.name, p.name)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_trust_builds_on_the_other_chapters_at_the_same_profile(profile, monkeypatch, tmp_path):
+    class Ran(Exception):
+        pass
+
+    def fake(config, seeds=None, store=None, device="auto", *, profile):
+        raise Ran(profile)
+    monkeypatch.setattr(trust, "run", fake)
+    with pytest.raises(Ran, match=f"^{profile}$"):
+        cli.main(["run", "trust", "--profile", profile, "--device", "cpu", "--results", str(tmp_path)])
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -34,6 +58,32 @@ def test_list_shows_every_profile(capsys):
     (["run", "method", "--profile", "smoke", "--seeds", "1,1"], "distinct seed ids"),
     (["run", "method", "--profile", "smoke", "--seeds", "a:b"], "--seeds expects a count"),
     (["run", "method", "--profile", "smoke", "--device", "tpu"], "unknown device 'tpu'"),
+    # the issue's list: each names the parameter and what it must be
+    (["run", "method", "--profile", "smoke", "--set", "mask_steps=-5"], "'mask_steps' must be an integer >= 1"),
+    (["run", "method", "--profile", "smoke", "--set", "n_samples=0"], "'n_samples' must be an integer >= 1"),
+    (["run", "method", "--profile", "smoke", "--set", "n_samples=3"],
+     "'n_samples' must divide 'batch' (each batch is split among the n_samples mask samples): 128 is not"),
+    (["run", "method", "--profile", "smoke", "--set", "beta=-1.0"], "'beta' must be a number >= 0, got -1.0"),
+    (["run", "method", "--profile", "smoke", "--set", "mask_lr=-1.0"], "'mask_lr' must be a number > 0"),
+    (["run", "method", "--profile", "smoke", "--set", "eval_every=0"], "'eval_every' must be an integer >= 1"),
+    (["run", "method", "--profile", "smoke", "--set", "batch=0"], "'batch' must be an integer >= 1"),
+    (["run", "method", "--profile", "smoke", "--set", "sizes=[1,2]"],
+     "'sizes' for addmul must start with 42 inputs and end with 20 outputs"),
+    (["run", "method", "--profile", "smoke", "--set", "draws=0"], "'draws' must be an integer >= 1"),
+    (["run", "method", "--profile", "smoke", "--out", "/proc/nope"], "--out '/proc/nope' is not a folder"),
+    # nested settings, names among the allowed ones, the chapters' own parameters
+    (["run", "addmul", "--profile", "smoke", "--set", "lstm.n_samples=3"], "'lstm.n_samples' must divide 'lstm.batch'"),
+    (["run", "scan", "--profile", "smoke", "--set", "nets=['GRU']"], "among ['LSTM', 'Transformer']"),
+    (["run", "scan", "--profile", "smoke", "--set", "n_samples=3"], "'n_samples' must divide 'mask_batch'"),
+    (["run", "pmnist", "--profile", "smoke", "--set", "variants=['nope']"], "'variants' must be a list of"),
+    (["run", "pmnist", "--profile", "smoke", "--source", "nope"], "'source' must be one of ['auto', 'idx'"),
+    (["run", "method", "--profile", "smoke", "--source", "npm"], "unknown parameter(s) ['source']"),
+    (["run", "mathematics", "--profile", "smoke", "--tasks", "algebra__linear_1d"],
+     "'tasks' must be None or a list of some"),
+    (["run", "mathematics", "--profile", "smoke", "--n-train", "0"], "'n_train' must be an integer >= 1"),
+    (["run", "mathematics", "--profile", "smoke", "--set", "evaluate=['extreme']"], "among ['easy', 'medium', 'hard']"),
+    (["run", "trust", "--profile", "smoke", "--set", "sizes=[[42, 8, 21]]"], "end with 20 outputs"),
+    (["run", "trust", "--profile", "smoke", "--set", "sweep={'n_samples': 3}"], "'n_samples' must divide 'batch'"),
 ])
 def test_bad_arguments_fail_before_compute(argv, message, capsys, tmp_path):
     assert cli.main(argv + ["--results", str(tmp_path)]) == 2

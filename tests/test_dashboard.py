@@ -2,12 +2,12 @@
 import pandas as pd
 import pytest
 
-from weightmask import dashboard, paper
+from weightmask import chapters, dashboard, paper
 from weightmask.store import RunStore
 
 
 def _verdicts(experiment="doubleadd", verdict="reproduced"):
-    measured = {c.id: ("42%", verdict, "because") for c in paper.CLAIMS[experiment]}
+    measured = {c.id: ("42%", verdict, "because") for c in chapters.get(experiment).claims}
     return paper.verdict_table(experiment, measured)
 
 

@@ -1,19 +1,28 @@
 """Profiles: every experiment has the three profiles; overrides are checked, nested ones too."""
 import pytest
 
-from weightmask import profiles
+from weightmask import chapters, plan, profiles
 
 
-def test_every_experiment_has_every_profile():
-    for name, by_profile in profiles.PROFILES.items():
-        assert set(by_profile) == set(profiles.PROFILE_NAMES), name
+def test_every_experiment_has_every_profile_and_each_passes_the_checks():
+    for chapter in chapters.CHAPTERS:
+        assert list(profiles.of(chapter.name)) == list(profiles.PROFILE_NAMES), chapter.name
+        for profile in profiles.PROFILE_NAMES:
+            plan.prepare(chapter.name, profile=profile, device="cpu")
+
+
+def test_an_unset_profile_is_the_environments(monkeypatch):
+    monkeypatch.setenv("WEIGHTMASK_PROFILE", "paper")
+    assert profiles.pick(None) == "paper" and profiles.pick("smoke") == "smoke"
+    monkeypatch.delenv("WEIGHTMASK_PROFILE")
+    assert profiles.pick(None) == "quick"
 
 
 def test_overrides_keep_types_and_reach_nested_settings():
     config = profiles.resolve("addmul", "smoke", beta=1, **{"lstm.hidden": 32})
     assert config["beta"] == 1.0 and isinstance(config["beta"], float)
     assert config["lstm"]["hidden"] == 32
-    assert profiles.PROFILES["addmul"]["smoke"]["lstm"]["hidden"] == 16  # the profile is untouched
+    assert profiles.of("addmul")["smoke"]["lstm"]["hidden"] == 16  # the profile is untouched
 
 
 @pytest.mark.parametrize("overrides,error,message", [

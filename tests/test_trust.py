@@ -90,3 +90,46 @@ def test_unknown_overrides_are_refused_before_any_compute(tmp_path, key, value):
     with pytest.raises(ValueError, match=key):
         trust.run(config, store=RunStore(tmp_path), device="cpu", profile="smoke")
     assert not list(tmp_path.iterdir())  # nothing trained
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_the_other_chapters_stages_follow_the_profile(profile, monkeypatch, tmp_path):
+    """Nothing trains: the stage functions record the settings they get, and the first one stops the run."""
+    from weightmask import profiles
+    from weightmask.experiments import addmul, arith_nets
+    from weightmask.store import RunStore
+
+    class Stop(Exception):
+        pass
+    seen = {}
+
+    def cnn_checks(config, cfg, *args):
+        seen["cnn"] = cfg
+        return [], []
+
+    def scan_halves(cfg, *args):
+        seen["scan"] = cfg
+        return []
+
+    def network(problem, cfg, *args, **kw):
+        seen[problem] = cfg
+        raise Stop
+    monkeypatch.setattr(trust, "_cnn_checks", cnn_checks)
+    monkeypatch.setattr(trust, "_scan_halves", scan_halves)
+    monkeypatch.setattr(arith_nets, "network", network)
+    config = profiles.resolve("trust", profile)
+    with pytest.raises(Stop):
+        trust.run(config, store=RunStore(tmp_path), device="cpu", profile=profile)
+    assert seen["cnn"] == profiles.resolve("cnn", profile)
+    scan = profiles.resolve("scan", profile)
+    assert seen["scan"] == {**scan, "transformer": {**scan["transformer"], **config["scan_transformer"]}}
+    assert seen["addmul"] == addmul.nets(profiles.resolve("addmul", profile))["FNN"]
+    assert trust.built_on(profile) == {name: profiles.resolve(name, profile) for name in trust.BUILDS_ON}
+    assert not list(tmp_path.iterdir())
+
+
+def test_run_needs_the_profile_of_the_stages_it_builds_on(tmp_path):
+    from weightmask import profiles
+    from weightmask.store import RunStore
+    with pytest.raises(TypeError, match="profile"):
+        trust.run(profiles.resolve("trust", "smoke"), store=RunStore(tmp_path), device="cpu")

@@ -1,30 +1,22 @@
 """``weightmask list`` / ``weightmask run``: the chapters' experiments from the command line.
 
-``run`` takes the same parameters as the notebooks (profile, seeds, device, any setting
-of the profile via ``--set key=value``), validates them before any compute, trains into
-the run store (reusing finished runs, resuming interrupted ones) and prints the verdicts.
+``run`` takes the parameters of the chapter's notebook (profile, seeds, device and the
+chapter's own, e.g. ``--source``: the registry :mod:`weightmask.chapters` lists them) and any
+setting of the profile via ``--set key=value``, checks them all and the output folders before
+any compute, trains into the run store (reusing finished runs, resuming interrupted ones) and
+prints the verdicts.
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import experiments, profiles
-from .device import DEVICES, resolve_device
+from . import chapters, checks, plan, profiles, settings
+from .params import Param, literal
 from .store import RunStore
-
-
-def _value(text: str) -> Any:
-    """A Python literal (``3``, ``1e-4``, ``[42, 64, 20]``, ``True``), else the text itself."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def parse_sets(items: Sequence[str]) -> dict[str, Any]:
@@ -34,90 +26,88 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--set expects key=value, got {item!r}")
-        out[key.strip()] = _value(text.strip())
+        out[key.strip()] = literal(text.strip())
     return out
 
 
-def parse_seeds(text: str | None) -> int | list[int] | None:
-    """``"10"`` -> 10 seeds (0..9), ``"3:6"`` -> seeds 3, 4, 5, ``"0,4"`` -> seeds 0 and 4."""
-    if text is None:
-        return None
-    try:
-        if ":" in text:
-            lo, hi = (int(t) for t in text.split(":"))
-            return list(range(lo, hi))
-        if "," in text:
-            return [int(t) for t in text.split(",") if t.strip()]
-        return int(text)
-    except ValueError:
-        raise ValueError(f"--seeds expects a count (10), a range (3:6) or a list (0,4), got {text!r}") from None
+def options() -> dict[str, list[tuple[str, Param]]]:
+    """Every parameter name of any chapter -> ``[(chapter, its Param), ...]``: the options of ``run``."""
+    found: dict[str, list[tuple[str, Param]]] = {}
+    for chapter in chapters.CHAPTERS:
+        for p in chapter.parameters:
+            found.setdefault(p.name, []).append((chapter.name, p))
+    return found
 
 
-def provenance(args: argparse.Namespace, config: dict, device) -> dict[str, Any]:
+def provenance(planned: plan.Plan) -> dict[str, Any]:
     """Where and how a result was made: the machine, the code, the settings."""
     import platform
     import subprocess
     from datetime import datetime, timezone
 
     import torch
-    commit = os.environ.get("WEIGHTMASK_COMMIT")
+    commit = settings.commit()
     if not commit:
         try:
             commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                     check=True, cwd=Path(__file__).parent).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             commit = "unknown"
+    device = planned.device
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         platform.processor() or platform.machine())
-    return {"experiment": args.experiment, "profile": args.profile or profiles.default_profile(),
-            "config": config, "seeds": experiments.seed_ids(args.seeds, config["seeds"]), "device": f"{device.type}: {name}",
+    return {"experiment": planned.chapter.name, "profile": planned.profile, "config": planned.config,
+            "arguments": planned.arguments, "seeds": planned.seed_ids, "device": f"{device.type}: {name}",
             "torch": torch.__version__, "commit": commit,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": "weightmask " + " ".join(sys.argv[1:])}
 
 
 def _list() -> None:
-    for name, about in experiments.EXPERIMENTS.items():
-        print(f"{name}: {about}")
+    for chapter in chapters.CHAPTERS:
+        print(f"{chapter.name}: {chapter.about}")
+        for p in chapter.params:
+            print(f"  --{p.name} (default {p.default!r}): {p.help}")
         for profile in profiles.PROFILE_NAMES:
-            config = profiles.resolve(name, profile)
+            config = profiles.resolve(chapter.name, profile)
             print(f"  {profile:6s} " + ", ".join(f"{k}={v!r}" for k, v in config.items()))
 
 
-def _prepare(args: argparse.Namespace):
-    """Every argument checked before any compute: (experiment module, config, device)."""
-    module = experiments.get(args.experiment)
-    profile = args.profile or profiles.default_profile()
-    config = profiles.resolve(args.experiment, profile, **parse_sets(args.set))
-    args.seeds = parse_seeds(args.seeds)
-    experiments.seed_ids(args.seeds, config["seeds"])
-    return module, config, resolve_device(args.device)
+def _prepare(args: argparse.Namespace) -> tuple[plan.Plan, RunStore, Path | None]:
+    """Every argument and output folder checked before any compute."""
+    given = {name: found[0][1].parse(getattr(args, name)) for name, found in options().items()
+             if getattr(args, name) is not None}
+    planned = plan.prepare(args.experiment, sets=parse_sets(args.set), **given)
+    store = RunStore(args.results)
+    checks.writable(store.root, "--results")
+    return planned, store, checks.writable(args.out, "--out") if args.out else None
 
 
-def _run(args: argparse.Namespace, module, config: dict, device) -> None:
-    results = module.run(config, seeds=args.seeds, store=RunStore(args.results), device=device)
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+def _run(planned: plan.Plan, store: RunStore, out: Path | None) -> None:
+    results = planned.run(store)
+    if out is not None:
         for name, table in results.items():
             table.to_csv(out / f"{name}.csv", index=False)
-        (out / "provenance.json").write_text(json.dumps(provenance(args, config, device), indent=2))
+        (out / "provenance.json").write_text(json.dumps(provenance(planned), indent=2))
         print(f"tables written to {out}/")
-    if hasattr(module, "verdicts"):
-        print(module.verdicts(results).to_string(index=False))
+    print(planned.chapter.module.verdicts(results).to_string(index=False))
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="weightmask", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="experiments, profiles and their settings")
-    r = sub.add_parser("run", help="run one experiment into the run store and print its verdicts")
-    r.add_argument("experiment", help=f"one of {sorted(experiments.EXPERIMENTS)}")
-    r.add_argument("--profile", default=None, choices=profiles.PROFILE_NAMES,
-                   help="default: $WEIGHTMASK_PROFILE, else quick")
-    r.add_argument("--seeds", default=None,
-                   help="a count (10), a range of ids (3:6) or a list (0,4); default: the profile's")
-    r.add_argument("--device", default="auto", help=f"one of {list(DEVICES)} or cuda:N")
+    sub.add_parser("list", help="chapters, their parameters, profiles and settings")
+    r = sub.add_parser("run", help="run one chapter's experiment into the run store and print its verdicts")
+    r.add_argument("experiment", help=f"one of {chapters.names()}")
+    for name, found in options().items():  # the notebooks' parameters, from the registry
+        first = found[0][1]
+        same = all(p == first for _, p in found)
+        text = first.help if same else "; ".join(f"{c}: {p.help}" for c, p in found)
+        if len(found) < len(chapters.CHAPTERS) and same:
+            text = f"{', '.join(c for c, _ in found)}: {text}"
+        spellings = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
+        r.add_argument(*spellings, dest=name, default=None, metavar=name.upper(),
+                       choices=first.choices if same else None, help=text)
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting of the profile (repeatable)")
     r.add_argument("--results", default=None, help="run store root (default: $WEIGHTMASK_RESULTS, else results/)")
@@ -135,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as err:
         print(f"weightmask: error: {err}", file=sys.stderr)
         return 2
-    _run(args, *prepared)
+    settings.tune_process()  # the CLI is an entry point: it may tune the process (WEIGHTMASK_TUNE=0: not)
+    _run(*prepared)
     return 0
 
 

@@ -11,16 +11,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from . import chapters
 from ._io import atomic_write
 from .profiles import check_profile
 from .store import RunStore
 
 FOLDER = "dashboard"
-# The book's chapters in reading order, with the titles the dashboard links them by.
-CHAPTERS = {"method": "The method", "addmul": "Addition / multiplication", "doubleadd": "Double addition",
-            "pmnist": "Permuted MNIST", "scan": "Systematic generalization on SCAN",
-            "mathematics": "The Mathematics Dataset",
-            "cnn": "Class-specific weights in CNNs", "trust": "Trusting the method"}
+CHAPTERS = chapters.titles()  # the book's chapters in reading order, with the titles the dashboard links them by
 COLUMNS = ["chapter", "claim", "paper", "this run", "profile", "verdict"]
 
 

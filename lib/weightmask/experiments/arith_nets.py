@@ -8,7 +8,6 @@ needs a stage another chapter already ran reads it.
 """
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
@@ -47,23 +46,34 @@ def feed(config: dict) -> str:
     return "fnn" if arch(config) == "fnn" else double_add.check_feed(config.get("feed", "together"))
 
 
-def build(problem: str, config: dict) -> nn.Module:
-    """A fresh network for ``problem`` as ``config`` describes it."""
+def _io(problem: str) -> tuple[int, int]:
+    """The task's input and output sizes."""
+    return (arithmetic.N_IN, arithmetic.N_OUT) if problem == "addmul" else (double_add.N_IN, double_add.N_OUT)
+
+
+def check(problem: str, config: dict) -> None:
+    """What ``build`` needs of ``config``, checked before any compute: the architecture, an FNN's
+    input and output sizes (those of the task), a forced LSTM's even number of steps."""
     _check(problem)
-    n_in, n_out = ((arithmetic.N_IN, arithmetic.N_OUT) if problem == "addmul"
-                   else (double_add.N_IN, double_add.N_OUT))
+    n_in, n_out = _io(problem)
     if arch(config) == "fnn":
         sizes = list(config["sizes"])
-        if sizes[0] != n_in or sizes[-1] != n_out:
-            raise ValueError(f"sizes for {problem} must start with {n_in} inputs and end with "
+        if len(sizes) < 2 or sizes[0] != n_in or sizes[-1] != n_out:
+            raise ValueError(f"setting 'sizes' for {problem} must start with {n_in} inputs and end with "
                              f"{n_out} outputs, got {sizes}")
-        return FNN(sizes)
+    elif problem == "doubleadd" and feed(config) == "forced" and config["steps"] % 2:
+        raise ValueError("the forced LSTM shows each pair for half of its steps: setting 'steps' must be even, "
+                         f"got {config['steps']}")
+
+
+def build(problem: str, config: dict) -> nn.Module:
+    """A fresh network for ``problem`` as ``config`` describes it."""
+    check(problem, config)
+    n_in, n_out = _io(problem)
+    if arch(config) == "fnn":
+        return FNN(list(config["sizes"]))
     steps = config["steps"]
-    reads = None
-    if problem == "doubleadd" and feed(config) == "forced":
-        if steps % 2:
-            raise ValueError(f"the forced LSTM shows each pair for half of its steps: steps must be even, got {steps}")
-        reads = (steps // 2, steps)
+    reads = (steps // 2, steps) if problem == "doubleadd" and feed(config) == "forced" else None
     return RepeatLSTM(n_in, config["hidden"], n_out, steps=steps, reads=reads)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .. import paper
+from .. import checks, paper
 from ..device import resolve_device
 from ..mask import Mask
 from ..masking import MaskedModel
@@ -28,6 +28,7 @@ from ..training import step_batches, train_mask, train_weights
 from . import seed_ids
 
 NETS = ("CNN", "CNN (no dropout)", "ResNet")
+CHOICES = {"nets": NETS}  # allowed values per setting (weightmask.checks)
 SUBSTANTIAL = 0.30   # a relative accuracy drop of the removed class at least this is "substantial"
 BARELY = 0.50        # other classes "barely change": their largest drop at most this share of the target's
 CIFAR_CONFUSIONS = {"airplane": ("bird", "ship"), "cat": ("dog",), "dog": ("cat",),
@@ -178,10 +179,23 @@ def pair_mask(net, keys: dict, config: dict, data: images.Images, seed: int, pai
                       desc=f"mask {data.classes[pair[0]]}+{data.classes[pair[1]]}, mask seed {mask_seed}")
 
 
+def check(config: dict, **arguments) -> None:
+    """Each network can be built as configured (its constructor checks widths and ResNet depth); built
+    on the meta device: no memory, no draw from the random generator."""
+    with torch.device("meta"):
+        for name in config["nets"]:
+            try:
+                build(name, config, n_classes=10)
+            except ValueError as err:
+                raise ValueError(f"the settings {'resnet_depth, resnet_width' if name == 'ResNet' else 'widths'} "
+                                 f"do not make a {name}: {err}") from None
+
+
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
         device="auto", source: str = "auto") -> dict:
     """Tables ``accuracy`` (per net, seed, mask and class), ``confusion`` (row-normalized, per
     net, seed, mask) and ``data`` (which dataset ran)."""
+    checks.experiment("cnn", config, seeds, device, source=source)
     store = store or RunStore()
     device = resolve_device(device)
     data = images.load(source)
@@ -256,7 +270,8 @@ def verdicts(results: dict) -> pd.DataFrame:
                   f"{BARELY:.0%} of it")
     if {"CNN", "CNN (no dropout)"} <= set(by.index):
         more = by.loc["CNN", "drop"] > by.loc["CNN (no dropout)", "drop"]
-        dropout_claim = (f"with dropout -{by.loc['CNN', 'drop']:.0%}, without -{by.loc['CNN (no dropout)', 'drop']:.0%}",
+        dropout_claim = (f"with dropout -{by.loc['CNN', 'drop']:.0%}, "
+                         f"without -{by.loc['CNN (no dropout)', 'drop']:.0%}",
                          "reproduced" if more else "not reproduced",
                          "the removed class loses more with dropout" if more else "it loses less or as much")
     else:

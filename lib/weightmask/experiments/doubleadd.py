@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import paper
+from .. import checks, paper
 from ..mask import Mask
 from ..masking import MaskedModel
 from ..models import FNN
@@ -112,6 +112,12 @@ def _accuracy(masked: MaskedModel, masks: dict[str, Mask | None], cfg: dict, dev
     return rows
 
 
+def check(config: dict, **arguments) -> None:
+    """The three networks fit the double-addition task."""
+    for cfg in nets(config).values():
+        arith_nets.check("doubleadd", cfg)
+
+
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
         device="auto") -> dict:
     """Tables ``sharing``, ``counts``, ``accuracy`` (Table 1 masks, and Table 3's as ``¬pairN
@@ -120,6 +126,7 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     With ``seeds=None`` each network runs the profile's seeds, the LSTMs only their first
     ``lstm["seeds"]`` where set (they cost the most on a CPU).
     """
+    checks.experiment("doubleadd", config, seeds, device)
     store = store or RunStore()
     tables: dict[str, list[dict]] = {"sharing": [], "counts": [], "accuracy": [], "sanity": []}
     ids = seed_ids(seeds, config["seeds"])

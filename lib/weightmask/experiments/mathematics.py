@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import pandas as pd
 import torch
 
-from .. import paper, seq2seq
+from .. import checks, paper, seq2seq
 from ..device import resolve_device
 from ..mask import Mask
 from ..masking import MaskedModel
@@ -28,6 +28,7 @@ from . import seed_ids
 MASKS = ("no mask", "IID mask", "easy mask")  # Fig. 5's bars
 LEARNED = 0.25  # the unmasked network's hard accuracy below which a task shows nothing about masks
 KEEP = 0.95     # the easy mask "loses accuracy" when it keeps less than this share of the hard accuracy
+CHOICES = {"evaluate": mathematics.DIFFICULTIES}  # allowed values per setting (weightmask.checks)
 #                 of the IID mask and of the unmasked network (App. C.3's bar for a mask that keeps it)
 
 
@@ -131,21 +132,29 @@ def select(config: dict, tasks: Iterable[str] | None) -> dict:
     """``config`` restricted to ``tasks`` (None: all of the profile's), each with its profile settings."""
     if tasks is None:
         return config
-    tasks = list(tasks)
-    unknown = [t for t in tasks if t not in config["tasks"]]
-    if unknown or not tasks:
-        raise ValueError(f"tasks must be some of this profile's {list(config['tasks'])}, got {tasks!r}")
+    if not isinstance(tasks, (list, tuple)) or not tasks or any(t not in config["tasks"] for t in tasks):
+        raise ValueError(f"parameter 'tasks' must be None or a list of some of this profile's tasks "
+                         f"{list(config['tasks'])}, got {tasks!r}")
     return {**config, "tasks": {t: config["tasks"][t] for t in tasks}}
 
 
-def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
-        device="auto") -> dict:
-    """Tables ``accuracy`` (task, seed, mask, difficulty evaluated, accuracy), ``masks`` (density
-    per task, seed and mask) and ``data`` (samples per task, difficulty and part)."""
+def check(config: dict, tasks: Iterable[str] | None = None, **arguments) -> None:
+    """Known tasks, ``tasks`` among the profile's, attention heads that split the width."""
     for task in config["tasks"]:
         mathematics.check(task)
-    for diff in config["evaluate"]:
-        mathematics.check(difficulty=diff)
+    select(config, tasks)
+    if config["d_model"] % config["heads"]:
+        raise ValueError(f"setting 'heads' must divide 'd_model': {config['d_model']} is not a multiple of "
+                         f"{config['heads']}")
+
+
+def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
+        device="auto", tasks: Iterable[str] | None = None) -> dict:
+    """Tables ``accuracy`` (task, seed, mask, difficulty evaluated, accuracy), ``masks`` (density
+    per task, seed and mask) and ``data`` (samples per task, difficulty and part), for ``tasks``
+    (None: every task of ``config``)."""
+    checks.experiment("mathematics", config, seeds, device, tasks=tasks)
+    config = select(config, tasks)
     store = store or RunStore()
     device = resolve_device(device)
     seeds = seed_ids(seeds, config["seeds"])

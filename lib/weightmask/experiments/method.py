@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import paper
+from .. import checks, paper
 from ..gumbel import gumbel_sigmoid
 from ..store import RunStore, derive_seed
 from ..tasks import arithmetic
@@ -64,8 +64,14 @@ def sampling(draws: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def check(config: dict, **arguments) -> None:
+    """The FNN fits the add/mul task (the generic rules are in :mod:`weightmask.checks`)."""
+    arith_nets.check("addmul", config)
+
+
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None, device="auto") -> dict:
     """All tables of the chapter: ``sampling``, ``accuracy``, ``histogram``, ``probabilities``."""
+    checks.experiment("method", config, seeds, device)
     store = store or RunStore()
     acc, hist, summary = [], [], []
     for seed in seed_ids(seeds, config["seeds"]):

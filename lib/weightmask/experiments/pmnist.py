@@ -15,14 +15,14 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .. import paper
+from .. import checks, paper
 from ..continual import ContinualMasks
 from ..device import resolve_device
 from ..metrics import shared_with_any
 from ..models import FNN
 from ..store import RunStore, derive_seed
-from ..training import step_batches
 from ..tasks import mnist
+from ..training import step_batches
 from . import seed_ids
 
 # Mask initialisations: (probability on old weights, on new ones); None: every logit at 0.9.
@@ -31,6 +31,7 @@ KEYS = ("sizes", "steps", "batch", "lr", "mask_lr", "alpha", "n_samples")
 FEW = 0.20           # "few": the paper's < 20% in the hidden layers
 SUBSTANTIAL = 2.0    # biasing "raises sharing substantially": at least this factor
 FORGET = 0.01        # an old task may lose at most this accuracy after all tasks
+CHOICES = {"variants": tuple(VARIANTS)}  # allowed values per setting (weightmask.checks)
 
 
 # Sec. 3.3 / App. C.6: weights and masks trained together per permutation; quick uses a
@@ -72,10 +73,19 @@ def _layers(model) -> list[str]:
     return [n for n, _ in model.named_parameters() if n.endswith("weight")]
 
 
+def check(config: dict, **arguments) -> None:
+    """The FNN reads a flattened digit and outputs the 10 classes."""
+    sizes = config["sizes"]
+    if sizes[0] != mnist.N_PIXELS or sizes[-1] != 10:
+        raise ValueError(f"setting 'sizes' must start with {mnist.N_PIXELS} inputs and end with 10 outputs, "
+                         f"got {sizes}")
+
+
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
         device="auto", source: str = "auto") -> dict:
     """Tables ``sharing`` (per variant, task >= 1 and layer), ``accuracy`` (per variant and
     task: right after its training and after all tasks) and ``data`` (the digits' source)."""
+    checks.experiment("pmnist", config, seeds, device, source=source)
     store = store or RunStore()
     device = resolve_device(device)
     digits = mnist.load(source)

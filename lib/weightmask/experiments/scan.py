@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import pandas as pd
 import torch
 
-from .. import paper, seq2seq
+from .. import checks, paper, seq2seq
 from ..device import resolve_device
 from ..mask import Mask
 from ..masking import MaskedModel
@@ -31,11 +31,11 @@ from . import seed_ids
 NETS = ("LSTM", "Transformer")
 FULL = "full problem"  # the mask trained on all commands
 SYSTEMATIC = ("length", "addprim_jump", "addprim_turn_left")  # the splits whose test set differs systematically
+CHOICES = {"nets": NETS, "direct": NETS, "direct_splits": scan.SPLITS}  # allowed values per setting (weightmask.checks)
 OUTPUT = "out.weight"  # the output layer: row i serves output token i (Fig. 4b)
 EMBEDDINGS = "*_embed.*"  # left unmasked (App. C.7.1)
 GAP = 0.20     # accuracy lost by the split's mask against the full-problem mask that counts as a "large gap"
 SOLVED = 0.90  # mean test accuracy of the full-problem masks at which the frozen network "solves the problem"
-SETTINGS = ("unmasked", FULL, "split mask", "trained on split")  # the rows of the accuracy table
 
 
 # Sec. 4 / App. C.7.1: the IID networks, a mask on the full problem and one per split; Fig. 15
@@ -189,10 +189,19 @@ def removed_per_token(full: Mask, split: Mask) -> pd.DataFrame:
                          for i in range(len(tgt)) if tgt.itos[i] not in ("<pad>", "<sos>")])
 
 
+def check(config: dict, **arguments) -> None:
+    """The Transformer's heads split its width."""
+    t = config["transformer"]
+    if t["d_model"] % t["heads"]:
+        raise ValueError(f"setting 'transformer.heads' must divide 'transformer.d_model': {t['d_model']} is not a "
+                         f"multiple of {t['heads']}")
+
+
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
         device="auto") -> dict:
     """Tables ``accuracy`` (net, seed, setting, split), ``removed`` (Fig. 4b: LSTM, per seed and
     output token), ``density`` (net, seed, mask) and ``data`` (split sizes, evaluated examples)."""
+    checks.experiment("scan", config, seeds, device)
     store = store or RunStore()
     device = resolve_device(device)
     acc, removed, density = [], [], []
@@ -309,7 +318,8 @@ def describe(config: dict, results: dict, profile: str) -> str:
     iid = a[(a["setting"] == "unmasked") & (a["split"] == "simple")].groupby("net")["accuracy"].mean()
     seeds = a["seed"].nunique()
     return (f"Profile **{profile}**, {seeds} seed(s). Splits (train / test): {sizes}. Test accuracy is the share "
-            f"of test commands whose greedy decoding is exactly right, on {', '.join(f'{n:,}' for n in d['evaluated'])} "
+            "of test commands whose greedy decoding is exactly right, on "
+            f"{', '.join(f'{n:,}' for n in d['evaluated'])} "
             "test commands per split (computed in one teacher-forced pass: greedy decoding reproduces a target "
             "exactly iff every step predicts it from the true prefix). "
             + " ".join(_net_text(n, config) for n in config["nets"])

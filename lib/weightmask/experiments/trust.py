@@ -1,11 +1,12 @@
 """Paper App. B.1, B.2, C.3: how far the method can be trusted.
 
 Masks of two seeds compared on the image chapter's CNN (App. B.1), the CNN's and the SCAN
-Transformer's masks on half of their weights, and four checks on the arithmetic networks (the other chapters' stages are reused from the run store when they ran
-at the same profile): masks applied to only half of the weights (Fig. 7),
-a sweep of the regularization strength beta at two network sizes (Fig. 10), the share of
-weights two operations share as the network grows (Fig. 11), and the distribution of mask
-probabilities (Fig. 9).
+Transformer's masks on half of their weights, and four checks on the arithmetic networks:
+masks applied to only half of the weights (Fig. 7), a sweep of the regularization strength
+beta at two network sizes (Fig. 10), the share of weights two operations share as the
+network grows (Fig. 11), and the distribution of mask probabilities (Fig. 9). The networks
+are the other chapters' (``BUILDS_ON``) at the same profile, so their stages are reused
+from the run store when those chapters ran.
 """
 from __future__ import annotations
 
@@ -15,14 +16,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import paper, profiles
+from .. import checks, paper, profiles, seq2seq
 from ..device import resolve_device
 from ..mask import Mask
 from ..masking import MaskedModel
 from ..metrics import iou, sharing
 from ..store import RunStore, derive_seed
 from ..tasks import images
-from .. import seq2seq
 from . import addmul, arith_nets, cnn, doubleadd, scan, seed_ids
 
 BINS = np.linspace(0, 1, 51)
@@ -31,6 +31,8 @@ SMALL_DROP = 0.10    # half-masking "costs little": at most this absolute accura
 UNDECIDED = 0.05     # probabilities in (0.1, 0.9) at most this share of all: "concentrated"
 STABLE = 0.80        # masks from two seeds agree when their IoU is at least this (paper: 93%)
 STABILITY_NET = "CNN (no dropout)"  # App. B.1: the simple CNN without dropout
+BUILDS_ON = ("addmul", "doubleadd", "cnn", "scan")  # the chapters whose networks and masks it reuses
+CHOICES = {"images": images.SOURCES}  # allowed values per setting (weightmask.checks)
 
 
 # App. B.2, C.3: the checks of the method. The add/mul and double-addition networks are
@@ -117,21 +119,44 @@ def _histogram_rows(tag: dict, probs: torch.Tensor) -> list[dict]:
             for i, c in enumerate(counts)]
 
 
+def built_on(profile: str) -> dict[str, dict]:
+    """The settings of the chapters of ``BUILDS_ON`` at ``profile``: their stages are shared."""
+    return {name: profiles.resolve(name, profile) for name in BUILDS_ON}
+
+
+def _scan(cfg: dict, config: dict) -> dict:
+    """The SCAN chapter's settings ``cfg`` with this chapter's ``scan_transformer`` overrides."""
+    return {**cfg, "transformer": {**cfg["transformer"], **config["scan_transformer"]}}
+
+
+def check(config: dict, profile: str, **arguments) -> None:
+    """The overrides name existing settings and, applied, pass the generic rules; the networks fit
+    their tasks."""
+    others = built_on(profiles.check_profile(profile))
+    fnn = addmul.nets(others["addmul"])["FNN"]
+    _check_overrides(config, fnn, others["scan"]["transformer"])
+    for sizes in config["sweep_sizes"] + config["sizes"]:
+        arith_nets.check("addmul", {**fnn, "sizes": sizes})
+    arith_nets.check("doubleadd", {**doubleadd.nets(others["doubleadd"])["FNN"], "sizes": config["small_doubleadd"]})
+    checks.settings({**fnn, **config["sweep"]})
+    checks.settings(_scan(others["scan"], config), scan.CHOICES)
+    scan.check(_scan(others["scan"], config))
+
+
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,
-        device="auto", profile: str = "quick") -> dict:
+        device="auto", *, profile: str) -> dict:
     """Tables ``halves`` (Fig. 7), ``sweep`` (Fig. 10), ``sizes`` (Fig. 11), ``histogram`` and
-    ``undecided`` (Fig. 9). The add/mul and double-addition networks use those chapters'
-    settings at ``profile``, so their stages are shared."""
+    ``undecided`` (Fig. 9), on the networks of the chapters of ``BUILDS_ON`` at ``profile``."""
+    checks.experiment("trust", config, seeds, device, profile=profile)
     store = store or RunStore()
-    am = profiles.resolve("addmul", profile)
-    da = doubleadd.nets(profiles.resolve("doubleadd", profile))
-    _check_overrides(config, addmul.nets(am)["FNN"], profiles.resolve("scan", profile)["transformer"])
+    others = built_on(profile)
+    am, da = others["addmul"], doubleadd.nets(others["doubleadd"])
     tables: dict[str, list[dict]] = {k: [] for k in ("halves", "sweep", "sizes", "histogram", "undecided",
                                                       "stability")}
     for seed in seed_ids(seeds, config["seeds"]):
-        stability, cnn_halves = _cnn_checks(config, profile, seed, store, device)
+        stability, cnn_halves = _cnn_checks(config, others["cnn"], seed, store, device)
         tables["stability"] += stability
-        tables["halves"] += cnn_halves + _scan_halves(config, profile, seed, store, device)
+        tables["halves"] += cnn_halves + _scan_halves(_scan(others["scan"], config), seed, store, device)
         # Fig. 7 and Fig. 9 on the chapters' own networks and masks
         nets = {"add/mul FNN": ("addmul", addmul.nets(am)["FNN"]),
                 "double-add FNN": ("doubleadd", da["FNN"]),
@@ -182,10 +207,10 @@ def _check_overrides(config: dict, fnn: dict, transformer: dict) -> None:
                              f"the settings there are {sorted(known)}")
 
 
-def _cnn_checks(config: dict, profile: str, seed: int, store: RunStore, device) -> tuple[list[dict], list[dict]]:
+def _cnn_checks(config: dict, cfg: dict, seed: int, store: RunStore, device) -> tuple[list[dict], list[dict]]:
     """App. B.1: for random pairs of classes, two masks from different seeds on the image
-    chapter's CNN without dropout, and their IoU; App. B.2: its control mask on half the layers."""
-    cfg = profiles.resolve("cnn", profile)
+    chapter's CNN without dropout (settings ``cfg``), and their IoU; App. B.2: its control mask
+    on half the layers."""
     data = images.load(config["images"])
     device = resolve_device(device)
     net, keys = cnn.network(STABILITY_NET, cfg, data, seed, store, device)
@@ -209,11 +234,9 @@ def _cnn_checks(config: dict, profile: str, seed: int, store: RunStore, device) 
     return rows, halves
 
 
-def _scan_halves(config: dict, profile: str, seed: int, store: RunStore, device) -> list[dict]:
-    """App. B.2 on the SCAN chapter's Transformer (with ``config["scan_transformer"]`` overriding
-    its settings): its full-problem mask on half of the weights, scored on the IID test set."""
-    cfg = profiles.resolve("scan", profile)
-    cfg["transformer"].update(config["scan_transformer"])
+def _scan_halves(cfg: dict, seed: int, store: RunStore, device) -> list[dict]:
+    """App. B.2 on the SCAN chapter's Transformer (settings ``cfg``): its full-problem mask on half
+    of the weights, scored on the IID test set."""
     device = resolve_device(device)
     net, keys = scan.network("Transformer", cfg, seed, store, device)
     masked, full = scan.mask("Transformer", net, keys, cfg, seed, store, device, on=scan.FULL)

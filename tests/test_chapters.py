@@ -1,0 +1,74 @@
+"""The chapter registry: the book's toc, the dashboard, the CLI, the profiles, the claims and the
+notebooks all follow it, so adding a chapter touches its module, notebook, tests and one entry."""
+import importlib.util
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from weightmask import chapters, cli, dashboard, paper, profiles
+
+ROOT = Path(__file__).parents[1]
+BOOK = ROOT / "book"
+
+
+def _build():
+    spec = importlib.util.spec_from_file_location("build", BOOK / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build
+
+
+def _code_cells(name: str) -> list[str]:
+    nb = json.loads((BOOK / f"{name}.ipynb").read_text(encoding="utf-8"))
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def test_registry_toc_dashboard_cli_profiles_and_claims_agree(capsys):
+    names = chapters.names()
+    assert len(set(names)) == len(names)
+    toc = yaml.safe_load(chapters.toc())
+    assert toc == {"format": "jb-book", "root": chapters.FRONT, "chapters": [{"file": n} for n in names]}
+    assert [nb.stem for nb in _build().book_notebooks()] == names + [chapters.FRONT]
+    assert list(dashboard.CHAPTERS) == names
+    assert cli.main(["list"]) == 0
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")] == names
+    for chapter in chapters.CHAPTERS:
+        assert list(profiles.of(chapter.name)) == list(profiles.PROFILE_NAMES), chapter.name
+        ids = [c.id for c in chapter.claims]
+        assert ids and len(set(ids)) == len(ids) and all(isinstance(c, paper.Claim) for c in chapter.claims)
+
+
+def test_every_notebook_is_a_chapter_and_every_chapter_has_a_notebook():
+    found = {p.stem for p in BOOK.glob("*.ipynb")} - {chapters.FRONT}
+    assert found == set(chapters.names())
+
+
+@pytest.mark.parametrize("chapter", chapters.CHAPTERS, ids=chapters.names())
+def test_the_notebook_takes_the_registrys_parameters_and_starts_through_the_library(chapter):
+    parameters, start = _code_cells(chapter.name)[:2]
+    assert parameters == chapter.parameters_cell()
+    assert f'notebook.start("{chapter.name}", globals())' in start
+    assert "os.environ" not in parameters + start
+
+
+@pytest.mark.parametrize("chapter", chapters.CHAPTERS, ids=chapters.names())
+def test_the_module_takes_its_chapters_arguments(chapter):
+    run = inspect.signature(chapter.module.run).parameters
+    assert {"config", "seeds", "store", "device"} <= set(run)
+    assert {p.name for p in chapter.params if not p.setting} <= set(run)
+    assert ("profile" in run) == bool(chapter.builds_on)
+    if "profile" in run:  # no silent default: the stages it reuses must be at the caller's profile
+        assert run["profile"].default is inspect.Parameter.empty
+    for other in chapter.builds_on:  # read before: its stages ran already when the book is built in order
+        assert chapters.names().index(other) < chapters.names().index(chapter.name)
+    for p in chapter.params:
+        if p.setting:
+            assert p.name in profiles.of(chapter.name)["smoke"], p.name
+
+
+def test_unknown_chapter_names_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown experiment 'nope'; choose one of \['method'"):
+        chapters.get("nope")

@@ -73,6 +73,52 @@ def _layers(model) -> list[str]:
     return [n for n, _ in model.named_parameters() if n.endswith("weight")]
 
 
+def _accuracy(digits, perm: torch.Tensor, device):
+    """``model -> {"accuracy"}`` on the test digits under the permutation ``perm``."""
+    x, y = digits.x_test.to(device)[:, perm], digits.y_test.to(device)
+
+    def accuracy(model):
+        return {"accuracy": float((model(x).argmax(-1) == y).float().mean())}
+    return accuracy
+
+
+def _sequence(config: dict, digits, variant: str, seed: int, store: RunStore, device):
+    """Every task of one seed and variant, each a run-store stage: the continual masks and, per
+    task, (the task, its accuracy right after its training)."""
+    probs = VARIANTS[variant]
+
+    def stage(t: int):
+        # the first task has no old weights to prefer: every variant shares the default's
+        return store.run("pmnist.task", {**{k: config[k] for k in KEYS}, "variant": variant if t else "default",
+                                         "task": t, "data": digits.source}, seed, code=_sequence)
+
+    model = _init(config["sizes"])(derive_seed(stage(0).seed, "model")).to(device)
+    layers = _layers(model)
+    cm = ContinualMasks(model, _init(config["sizes"]), reset=[layers[0], layers[0][:-6] + "bias"],
+                        n_samples=config["n_samples"])
+    trained = []
+    for t in range(config["tasks"]):
+        perm = mnist.permutation(t).to(device)
+        run = stage(t)
+
+        def draw(gen, perm=perm):
+            def batch(step):
+                i = torch.randint(0, len(digits.y_train), (config["batch"],), generator=gen)
+                return digits.x_train[i][:, perm.cpu()], digits.y_train[i]
+            return batch
+
+        prefer = {} if probs is None or t == 0 else {"old_prob": probs[0], "new_prob": probs[1]}
+        accuracy = _accuracy(digits, perm, device)
+        torch.manual_seed(run.seed)  # the mask samples
+        task = cm.train_task(step_batches(draw, run.seed), lambda out, b: F.cross_entropy(out, b[1]),
+                             steps=config["steps"], lr=config["lr"], mask_lr=config["mask_lr"],
+                             alpha=config["alpha"], seed=derive_seed(run.seed, "weights"),
+                             eval_fn=accuracy, checkpoint=run, device=device,
+                             desc=f"{variant}: task {t}, seed {seed}", **prefer)
+        trained.append((task, cm.evaluate(t, accuracy)["accuracy"]))
+    return cm, trained
+
+
 def check(config: dict, **arguments) -> None:
     """The FNN reads a flattened digit and outputs the 10 classes."""
     sizes = config["sizes"]
@@ -89,56 +135,23 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     store = store or RunStore()
     device = resolve_device(device)
     digits = mnist.load(source)
-    x_test, y_test = digits.x_test.to(device), digits.y_test.to(device)
-    variants = {v: VARIANTS[v] for v in config["variants"]}
     tables: dict[str, list[dict]] = {"sharing": [], "accuracy": []}
-    def stage(seed: int, variant: str, t: int):
-        # the first task has no old weights to prefer: every variant shares the default's
-        return store.run("pmnist.task", {**{k: config[k] for k in KEYS}, "variant": variant if t else "default",
-                                         "task": t, "data": digits.source}, seed, code=run)
-
     for seed in seed_ids(seeds, config["seeds"]):
-        for variant, probs in variants.items():
-            model = _init(config["sizes"])(derive_seed(stage(seed, variant, 0).seed, "model")).to(device)
-            layers = _layers(model)
-            cm = ContinualMasks(model, _init(config["sizes"]), reset=[layers[0], layers[0][:-6] + "bias"],
-                                n_samples=config["n_samples"])
-            perms, right_after = [], []
-            for t in range(config["tasks"]):
-                perm = mnist.permutation(t).to(device)
-                perms.append(perm)
-                run_ = stage(seed, variant, t)
-
-                def draw(gen, perm=perm):
-                    def batch(step):
-                        i = torch.randint(0, len(digits.y_train), (config["batch"],), generator=gen)
-                        return digits.x_train[i][:, perm.cpu()], digits.y_train[i]
-                    return batch
-
-                def accuracy(m, perm=perm):
-                    return {"accuracy": float((m(x_test[:, perm]).argmax(-1) == y_test).float().mean())}
-
-                prefer = {} if probs is None or t == 0 else {"old_prob": probs[0], "new_prob": probs[1]}
-                torch.manual_seed(run_.seed)  # the mask samples
-                task = cm.train_task(step_batches(draw, run_.seed), lambda out, b: F.cross_entropy(out, b[1]),
-                                     steps=config["steps"], lr=config["lr"], mask_lr=config["mask_lr"],
-                                     alpha=config["alpha"], seed=derive_seed(run_.seed, "weights"),
-                                     eval_fn=accuracy, checkpoint=run_, device=device,
-                                     desc=f"{variant}: task {t}, seed {seed}", **prefer)
-                right_after.append(cm.evaluate(t, accuracy)["accuracy"])
+        for variant in config["variants"]:
+            cm, trained = _sequence(config, digits, variant, seed, store, device)
+            layers = _layers(cm.model)
+            for t, (task, right_after) in enumerate(trained):
                 if t:
                     share = shared_with_any(task.mask.select(layers),
-                                            [p.mask.select(layers) for p in cm.tasks[:-1]])
+                                            [p.mask.select(layers) for p in cm.tasks[:t]])
                     tables["sharing"] += [{"seed": seed, "variant": variant, "task": t, "layer": i + 1,
                                            "name": r.name, "shared": r.proportion, "kept": r.kept}
                                           for i, r in enumerate(share.itertuples())]
-            for t, perm in enumerate(perms):
-                final = cm.evaluate(t, lambda m, perm=perm: {
-                    "accuracy": float((m(x_test[:, perm]).argmax(-1) == y_test).float().mean())})["accuracy"]
+                final = cm.evaluate(t, _accuracy(digits, mnist.permutation(t).to(device), device))["accuracy"]
                 tables["accuracy"].append({"seed": seed, "variant": variant, "task": t,
-                                           "after training": right_after[t], "after all tasks": final})
+                                           "after training": right_after, "after all tasks": final})
     out = {k: pd.DataFrame(v) for k, v in tables.items()}
-    out["data"] = pd.DataFrame([{"source": digits.source, "train": len(digits.y_train), "test": len(y_test)}])
+    out["data"] = pd.DataFrame([{"source": digits.source, "train": len(digits.y_train), "test": len(digits.y_test)}])
     return out
 
 

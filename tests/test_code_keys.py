@@ -119,3 +119,39 @@ def test_code_outside_any_source_file_has_no_hash():
     exec(textwrap.dedent("def f():\n    return 1\n"), namespace)
     namespace["f"].__module__ = "not_a_module_anywhere"
     assert codehash.code_hash(namespace["f"]) is None
+
+
+def _stage_functions(module):
+    """The top-level functions of ``module`` that open a run-store stage, and their code roots."""
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(module))
+    for fn in tree.body:
+        if not isinstance(fn, ast.FunctionDef):
+            continue
+        for call in ast.walk(fn):
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "run" \
+                    and isinstance(call.func.value, ast.Name) and call.func.value.id == "store":
+                roots = [(module.__name__, fn.name)]
+                for kw in call.keywords:
+                    if kw.arg == "code":
+                        names = kw.value.elts if isinstance(kw.value, ast.Tuple) else [kw.value]
+                        roots += [(module.__name__, n.id) for n in names]
+                yield fn.name, roots
+
+
+def test_no_stage_reaches_a_verdict_rule():
+    """Editing how a chapter judges its results recomputes its verdicts without retraining."""
+    from weightmask import chapters
+    from weightmask.experiments import arith_nets
+    stages = 0
+    for module in {c.module for c in chapters.CHAPTERS} | {arith_nets}:
+        for name, roots in _stage_functions(module):
+            walker = codehash._Walker({"weightmask"})
+            for root in roots:
+                walker.add(root)
+            reached = {(m, n) for m, n, _ in walker.run()}
+            stages += 1
+            assert not [r for r in reached if r[1] == "verdicts" or r[0] in (
+                "weightmask.paper", "weightmask.dashboard", "weightmask.checks")], (module.__name__, name)
+    assert stages >= 10

@@ -22,3 +22,17 @@ def test_readme_example_runs_and_finds_the_module(capsys, monkeypatch):
     with masked.fixed(~mask):
         assert wm.accuracy(masked(x), y) < 0.65  # chance is 0.5
     assert all(not p.requires_grad for p in masked.model.parameters())
+
+
+def test_every_file_the_layout_table_names_exists():
+    root = README.parent
+    table = README.read_text().split("## Layout", 1)[1]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    named = 0
+    for row in rows:
+        folder, what = row.split("|")[1:3]
+        base = root / folder.strip().strip("`")
+        for name in re.findall(r"`([\w./-]+\.(?:py|ipynb|md|bib))`", what):
+            assert (base / name).exists() or (root / name).exists(), f"README layout names {name}, not in {base}"
+            named += 1
+    assert named >= 20

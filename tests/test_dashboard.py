@@ -37,3 +37,36 @@ def test_bad_input_is_refused(tmp_path):
         dashboard.save("addmul", pd.DataFrame({"claim": ["x"]}), "quick", RunStore(tmp_path))
     with pytest.raises(ValueError, match="unknown profile"):
         dashboard.save("addmul", _verdicts("addmul"), "fast", RunStore(tmp_path))
+
+
+def test_method_checks_are_apart_and_only_the_papers_claims_are_counted(tmp_path):
+    store = RunStore(tmp_path)
+    dashboard.save("method", _verdicts("method", "not reproduced"), "quick", store)
+    dashboard.save("pmnist", _verdicts("pmnist"), "quick", store)
+    table = dashboard.collect(["method", "pmnist", "addmul"], "quick", store)
+    checks = dashboard.method_checks(table)
+    assert [(r.chapter, r.kind) for r in checks.itertuples()] == [("method", paper.METHOD_CHECK),
+                                                                   ("pmnist", paper.METHOD_CHECK)]
+    claims = dashboard.claims(table)
+    assert (claims["kind"] == paper.CLAIM).all() and len(claims) + len(checks) == len(table)
+    assert dashboard.counts(claims) == "3 reproduced, 2 not reproduced, 1 not run"
+    assert dashboard.counts(checks) == "1 reproduced, 1 not reproduced"
+    assert dashboard.counts(checks.iloc[:0]) == "none"
+    assert "kind" not in dashboard.to_html(checks) and "<td>method check</td>" not in dashboard.to_html(checks)
+
+
+def test_a_table_saved_before_claims_had_a_kind_is_read_as_claims(tmp_path):
+    store = RunStore(tmp_path)
+    old = _verdicts("addmul").assign(chapter="addmul", profile="quick")
+    path = tmp_path / dashboard.FOLDER / "addmul-quick.csv"
+    path.parent.mkdir(parents=True)
+    old[[c for c in dashboard.COLUMNS if c != "kind"]].to_csv(path, index=False)
+    table = dashboard.collect(["addmul"], "quick", store)
+    assert list(table.columns) == dashboard.COLUMNS and (table["kind"] == paper.CLAIM).all()
+    with pytest.raises(ValueError, match="unknown kind"):
+        dashboard.save("addmul", _verdicts("addmul").assign(kind="finding"), "quick", store)
+
+
+def test_a_claim_of_an_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        paper.Claim("x", "a claim", "1%", "Sec. 1", kind="finding")

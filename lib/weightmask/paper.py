@@ -12,6 +12,11 @@ import pandas as pd
 from . import chapters
 
 VERDICTS = ("reproduced", "not reproduced", "not comparable")
+CLAIM, METHOD_CHECK = "claim", "method check"
+# A claim is a finding of the paper, which a run can contradict. A method check tests this
+# implementation against what holds by construction (a proof of App. A, a protocol that freezes
+# weights): it can fail only through a bug, so it is shown apart and never counted as a finding.
+KINDS = (CLAIM, METHOD_CHECK)
 LEARNED = 0.9  # accuracy below which a network has not learned its task: its claims are vacuous
 IMAGES_LEARNED = 0.70  # the same for a 10-class image classifier (CPU-sized CNNs on CIFAR-10)
 MNIST_LEARNED = 0.85  # the same for a permuted-MNIST task (an FNN on the 8,000 offline digits)
@@ -25,7 +30,11 @@ class Claim:
     text: str
     paper: str   # the paper's figure or statement, as printed there
     source: str  # where in the paper
+    kind: str = CLAIM  # one of KINDS
 
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
 
 
 # Table 2 of the paper: accuracy [%] per network and tested operation under each mask.
@@ -58,7 +67,9 @@ def not_learned(measured: dict[str, tuple[str, str, str]], accuracy: float,
 
 
 def verdict_table(experiment: str, measured: dict[str, tuple[str, str, str]]) -> pd.DataFrame:
-    """Join the paper's claims with this run: ``measured[id] = (this run's figure, verdict, why)``."""
+    """Join the paper's claims with this run: ``measured[id] = (this run's figure, verdict, why)``.
+
+    The column ``kind`` tells the paper's claims from the checks of the method (:data:`KINDS`)."""
     rows = []
     for c in chapters.get(experiment).claims:
         if c.id not in measured:
@@ -67,7 +78,7 @@ def verdict_table(experiment: str, measured: dict[str, tuple[str, str, str]]) ->
         if verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
         rows.append({"claim": c.text, "paper": c.paper, "source": c.source, "this run": value,
-                     "verdict": verdict, "why": why})
+                     "verdict": verdict, "why": why, "kind": c.kind})
     return pd.DataFrame(rows)
 
 

@@ -23,7 +23,15 @@ from . import arith_nets, seed_ids
 OPS = arithmetic.OPS
 PERFORMED = ("add", "mul", "none")
 PAIRS = ((OPS[0], OPS[1]), (OPS[1], OPS[0]))  # (an operation, the other one)
-SEVERAL = 2.0  # "several times more weights": at least this ratio
+# Sec. 3.1: "the multiplication uses 3.8 times more weights than the addition (Fig. 12)", the
+# FNN's (Fig. 12a; the paper prints no figure for the LSTM of Fig. 12b, whose ratio is shown but
+# not judged). The ratio is of the masks' weights summed over layers, means over seeds. It is
+# printed without a spread, and both mask sizes move with beta and the network's size (Fig. 10,
+# 11), so it is judged within a factor of 1.5 either way, 2.5x to 5.7x: the paper's figure with
+# one of the two mask sizes off by half. A ratio of 2x, about half the paper's, is not its
+# figure, nor is one of 6x; either direction fails.
+MUL_RATIO = 3.8
+RATIO_TOLERANCE = 1.5
 
 
 # Sec. 3.1 / App. C.4. The FNN and its full-task mask are the method chapter's stages
@@ -154,6 +162,21 @@ def _wrong_selector(results: dict, net: str, performed: str | None = None) -> di
     return {o: float(p[(o, other, performed or o)]) for o, other in PAIRS}
 
 
+def _mul_more(counts: pd.DataFrame) -> tuple[str, str, str]:
+    """Sec. 3.1 / Fig. 12: the FNN's mul / add ratio of kept weights against the paper's 3.8x."""
+    kept = counts.groupby(["net", "op", "seed"])["kept"].sum().groupby(["net", "op"]).mean().unstack("op")
+    ratio = kept["mul"] / kept["add"]
+    low, high = MUL_RATIO / RATIO_TOLERANCE, MUL_RATIO * RATIO_TOLERANCE
+    value = "; ".join(f"{n}: mul / add = {r:.1f}x" for n, r in ratio.items())
+    if "FNN" not in ratio.index:
+        return value or "no run", "not comparable", "the paper's 3.8x is the FNN's; this run has no FNN"
+    fnn = float(ratio["FNN"])
+    inside = low <= fnn <= high
+    return (value, "reproduced" if inside else "not reproduced",
+            f"the FNN's ratio is {'within' if inside else 'outside'} a factor {RATIO_TOLERANCE:g} of the paper's "
+            f"{MUL_RATIO:g}x ({low:.1f}x to {high:.1f}x); the LSTM's is shown, the paper prints none")
+
+
 def verdicts(results: dict) -> pd.DataFrame:
     """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
     sh = results["sharing"].groupby(["net", "op", "layer"])["shared"].mean()
@@ -168,12 +191,7 @@ def verdicts(results: dict) -> pd.DataFrame:
               "in every network both operations share a larger part of their weights in the first "
               "and last layers" if all(more) else
               "in at least one network the hidden layers share as much as or more than the first and last")
-    kept = results["counts"].groupby(["net", "seed", "op"])["kept"].sum().unstack("op")
-    ratio = (kept["mul"] / kept["add"]).groupby("net").mean()
-    several = ("; ".join(f"{n}: mul / add = {r:.1f}x" for n, r in ratio.items()),
-               "reproduced" if (ratio >= SEVERAL).all() else "not reproduced",
-               f"at least {SEVERAL:g}x in every network counts as several times")
-    measured, learned = {"shared-ends": shared, "mul-more": several}, {}
+    measured, learned = {"shared-ends": shared, "mul-more": _mul_more(results["counts"])}, {}
     for claim, net, performed, what in (("fnn-follows-mask", "FNN", None, "the masked op's results"),
                                         ("lstm-invalid", "LSTM", "none", "neither sum nor product")):
         if net not in sh.index.unique("net"):

@@ -29,7 +29,12 @@ PAIRS = double_add.PAIRS
 NETS = ("FNN", "LSTM", "LSTM (forced)")
 COPIED = "io-copied"  # the run-store variant of the App. C.1 network
 TABLE_MASKS = ("full", "pair1", "¬pair1", "pair2", "¬pair2")
-LOW = 0.5            # hidden-layer sharing below this is "low"
+# Sec. 3.2: "weight sharing is low (Fig. 2)". Fig. 2 prints no values, but its axis ends at 25%
+# (the authors' plot script, paper/plot_tuple_sharing.py in github.com/RobertCsordas/modules,
+# sets ylim(0, 25) for both panels): every bar of it, a hidden layer's sharing per pair as a mean
+# over seeds, lies at or below 25%. So is every one of this run's hidden-layer bars, or the
+# sharing is not as low as the paper's.
+LOW = 0.25
 NEAR_FULL = 0.8      # kept accuracy, relative to the unmasked network, that is "nearly full"
 NEAR_CHANCE = 0.25   # accuracy at most this is "near chance" (chance: 0.01; paper's FNN: 0.20)
 NEAR_COMPLETE = 0.8  # hidden-layer sharing at least this is "near-complete"
@@ -169,18 +174,29 @@ def _hidden_sharing(df: pd.DataFrame) -> pd.Series:
     return pd.Series(out)
 
 
+def _hidden_bars(df: pd.DataFrame) -> pd.Series:
+    """Fig. 2's hidden-layer bars: per network, layer (all but the first and last) and pair, the
+    sharing as a mean over seeds."""
+    last = df.groupby("net")["layer"].transform("max")
+    hidden = df[(df["layer"] > 1) & (df["layer"] < last)]
+    return hidden.groupby(["net", "layer", "pair"])["shared"].mean()
+
+
 def verdicts(results: dict) -> pd.DataFrame:
     """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
     acc = results["accuracy"].groupby(["net", "mask", "pair"])["accuracy"].mean()
     net_names = list(dict.fromkeys(results["accuracy"]["net"]))
     unmasked = {n: float(acc[n]["none"].min()) for n in net_names}
 
-    hidden = _hidden_sharing(results["sharing"])
-    low = bool((hidden < LOW).all())
-    low_sharing = ("; ".join(f"{n}: {v:.0%}" for n, v in hidden.items()),
+    bars = _hidden_bars(results["sharing"])
+    low = bool((bars <= LOW).all())
+    low_sharing = ("; ".join(f"{n}: mean {v:.0%}, highest bar {bars[n].max():.0%}"
+                             for n, v in _hidden_sharing(results["sharing"]).items()),
                    "reproduced" if low else "not reproduced",
-                   f"hidden-layer sharing is below {LOW:.0%} in every network" if low else
-                   f"hidden-layer sharing reaches {LOW:.0%} in at least one network")
+                   f"every hidden layer's sharing (per pair, mean over seeds) is at most {LOW:.0%}, the top of the "
+                   "paper's Fig. 2" if low else
+                   f"a hidden layer's sharing exceeds {LOW:.0%}, the top of the paper's Fig. 2, in at least one "
+                   "network")
 
     parts, ok = [], True
     for n in net_names:

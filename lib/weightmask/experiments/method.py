@@ -7,7 +7,7 @@ trained on the full task, with the histogram of its probabilities sigmoid(l).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -37,13 +37,23 @@ PROFILES = {
 }
 
 CLAIMS = [
+    # App. A.3 proves it: the sampler either implements eq. 1-2 or has a bug
     paper.Claim("mean", "Hard Gumbel-sigmoid samples are Bernoulli(sigmoid(l)) at every temperature",
-                "E[b] = sigmoid(l), independent of tau", "App. A.3, A.4"),
+                "E[b] = sigmoid(l), independent of tau", "App. A.3, A.4", kind=paper.METHOD_CHECK),
     paper.Claim("full-mask", "A mask trained on the full task keeps the network's performance",
                 "only a slight drop (> 95% of the original)", "App. C.3"),
     paper.Claim("binary", "Mask probabilities sigmoid(l) concentrate at 0 and 1, so thresholding is safe",
                 "concentrated at 0 and 1", "Sec. 2 footnote 2, Fig. 9"),
 ]
+
+# Fig. 9 and footnote 2: "l_i concentrates at either 0 or 1 and so thresholding is safe". The
+# paper prints no share; the one rule for this statement (here on the add/mul FNN, in the trust
+# chapter on every network of Fig. 9) bounds the share of probabilities that thresholding at 0.5
+# could misjudge, those in (0.1, 0.9). The paper's own setting passes it with room: the GPU run
+# of the add/mul FNN at the paper profile (results/reference/method-paper) leaves 0.24-0.28% of
+# the probabilities there, about a twentieth of the bound; a mask that has not left its start
+# (0.9) or that stopped halfway leaves most of them there and fails.
+UNDECIDED = 0.05
 
 
 def sampling(draws: int, seed: int = 0) -> pd.DataFrame:
@@ -92,10 +102,16 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
             "histogram": pd.DataFrame(hist), "summary": pd.DataFrame(summary)}
 
 
-def _ends_and_middle(histogram: pd.DataFrame) -> tuple[float, float]:
-    """The smaller of the two end bins' fractions and the largest fraction of any bin between."""
-    f = histogram.groupby("left")["fraction"].mean().sort_index().to_numpy()
-    return float(min(f[0], f[-1])), float(f[1:-1].max())
+def concentrated(undecided: Mapping[str, float]) -> tuple[str, str, str]:
+    """The verdict on Fig. 9's statement from each mask's share of probabilities in (0.1, 0.9)
+    (``undecided[network]``, mean over seeds): reproduced when no share exceeds :data:`UNDECIDED`.
+    The one rule of the method and trust chapters' ``binary`` claims."""
+    conc = all(v <= UNDECIDED for v in undecided.values())
+    return ("; ".join(f"{m}: {v:.2%} in (0.1, 0.9)" for m, v in undecided.items()),
+            "reproduced" if conc else "not reproduced",
+            f"at most {UNDECIDED:.0%} of the probabilities lie in (0.1, 0.9) for every mask (paper settings, "
+            "GPU reference: 0.3%)" if conc else
+            f"more than {UNDECIDED:.0%} of the probabilities lie in (0.1, 0.9) for at least one mask")
 
 
 def verdicts(results: dict) -> pd.DataFrame:
@@ -114,12 +130,5 @@ def verdicts(results: dict) -> pd.DataFrame:
             "reproduced" if ratio > 0.95 else "not reproduced",
             "the paper's criterion of > 95% of the original performance")
     full = paper.not_learned({"full-mask": full}, float(a["unmasked"].min()))["full-mask"]
-    near = float(results["summary"]["near_binary"].mean())
-    ends, middle = _ends_and_middle(results["histogram"])
-    u_shaped = ends > middle
-    binary = (f"{near:.1%} of mask probabilities are < 0.05 or > 0.95; smaller end bin "
-              f"{ends:.2%} of them, largest bin between {middle:.2%}",
-              "reproduced" if u_shaped else "not reproduced",
-              "U-shaped: both end bins of the histogram exceed every bin between them" if u_shaped
-              else "not U-shaped: mask training too short for the logits to leave their start")
+    binary = concentrated({"add/mul FNN": float(results["summary"]["between"].mean())})
     return paper.verdict_table("method", {"mean": mean, "full-mask": full, "binary": binary})

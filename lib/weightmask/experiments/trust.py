@@ -23,13 +23,33 @@ from ..masking import MaskedModel
 from ..metrics import iou, sharing
 from ..store import RunStore, derive_seed
 from ..tasks import images
-from . import addmul, arith_nets, cnn, doubleadd, scan, seed_ids
+from . import addmul, arith_nets, cnn, doubleadd, method, scan, seed_ids
 
 BINS = np.linspace(0, 1, 51)
 KEEP = 0.95          # the paper's "> 95% of the original performance"
-SMALL_DROP = 0.10    # half-masking "costs little": at most this absolute accuracy drop
-UNDECIDED = 0.05     # probabilities in (0.1, 0.9) at most this share of all: "concentrated"
-STABLE = 0.80        # masks from two seeds agree when their IoU is at least this (paper: 93%)
+# App. B.2 / Fig. 7: half-masking costs "only a low drop" for every network but one. Fig. 7's
+# bars are not printed and its axis spans 0-100 points; a low drop is at most a tenth of it.
+SMALL_DROP = 0.10
+# The one exception the paper reports: "the big FNN on the double-addition task, when the early
+# layers are masked", whose performance stays "well above the chance level (P = 10^-4)". This
+# chapter's accuracy is per pair (chance 1%); the floor is 10% per pair, ten times that chance
+# and, for two independent pairs, 1% on both together: a hundred times the paper's P, the
+# weakest reading of "well above". The chapter's double-addition FNN is the paper's big one
+# (4 x 2000 at the paper profile); the small one (4 x 800) "behaves similarly to all other
+# networks" and has no exception. Neither drop of Fig. 7 is printed.
+EXCEPTION = ("double-add FNN", "early layers masked")
+EXCEPTION_FLOOR = 0.10
+HALVES = ("early layers masked", "late layers masked")
+# App. B.1: "the mean IoU is 93.26 +- 0.96%" on CIFAR-10, 100 pairs of classes (10 CNNs x 10
+# pairs), the simple CNN without dropout. The claim is that masks agree, so only the spread's
+# lower end judges it: this run's mean IoU must not fall below the paper's mean minus two of its
+# standard deviations (91.3%; a spread of single pairs, so a mean over a few pairs has room to
+# spare). The figure is CIFAR-10's: on a stand-in dataset (offline, the chapter runs on
+# Fashion-MNIST) the paper gives no number to compare with, and a bound of this book's own
+# making is what these rules avoid, so the verdict is "not comparable" there.
+STABILITY_PAPER = (0.9326, 0.0096)  # mean, std
+STABLE = STABILITY_PAPER[0] - 2 * STABILITY_PAPER[1]
+STABILITY_DATA = "CIFAR-10"
 STABILITY_NET = "CNN (no dropout)"  # App. B.1: the simple CNN without dropout
 BUILDS_ON = ("addmul", "doubleadd", "cnn", "scan")  # the chapters whose networks and masks it reuses
 CHOICES = {"images": images.SOURCES}  # allowed values per setting (weightmask.checks)
@@ -70,6 +90,7 @@ CLAIMS = [
                 "sizes", "not very sensitive; transfers well", "App. C.3, Fig. 10"),
     paper.Claim("size", "Larger networks share fewer weights (underfitting networks share more)",
                 "sharing falls with network size", "App. C.3, C.4, Fig. 11"),
+    # the method chapter's rule (method.concentrated), here on every network of Fig. 9
     paper.Claim("binary", "Mask probabilities concentrate at 0 and 1 on every task, so thresholding "
                 "at 0.5 is safe", "concentrated at 0 and 1", "Sec. 2 footnote 2, Fig. 9"),
 ]
@@ -252,24 +273,49 @@ def _kept(df: pd.DataFrame) -> pd.Series:
     return np.minimum(df["add"] / df["unmasked_add"], df["mul"] / df["unmasked_mul"])
 
 
+def _stability(st: pd.DataFrame) -> tuple[str, str, str]:
+    """App. B.1 against the paper's IoU on CIFAR-10; on another dataset not comparable."""
+    mean_iou, data = float(st["iou"].mean()), str(st["data"].iloc[0])
+    value = (f"mean IoU {mean_iou:.1%} ± {st['iou'].std(ddof=0):.1%} over {len(st)} class pairs "
+             f"(random masks of the same densities: {st['chance_iou'].mean():.1%}; {data})")
+    if not data.startswith(STABILITY_DATA):
+        return (value, "not comparable",
+                f"the paper's IoU is on {STABILITY_DATA}; this run used {data.split(' (')[0]}, a stand-in "
+                "for which the paper gives no figure")
+    stable = mean_iou >= STABLE
+    return (value, "reproduced" if stable else "not reproduced",
+            f"{'at least' if stable else 'below'} the paper's mean minus two standard deviations, "
+            f"{STABILITY_PAPER[0]:.2%} - 2 x {STABILITY_PAPER[1]:.2%} = {STABLE:.2%}")
+
+
+def _half_masking(halves: pd.DataFrame) -> tuple[str, str, str]:
+    """App. B.2: every drop at most SMALL_DROP, but the paper's exception, which must stay well above chance."""
+    h = halves.groupby(["model", "variant"])["accuracy"].mean().unstack("variant")
+    drops = (h["unmasked"].to_numpy()[:, None] - h[list(HALVES)]).stack()
+    exception = drops.index.isin([EXCEPTION])
+    judged = drops[~exception]
+    small = bool((judged <= SMALL_DROP).all())
+    worst = judged.idxmax()
+    value = f"largest drop {judged.max():.1%} ({worst[0]}, {worst[1]}); " + "; ".join(
+        f"{m}: {judged[m].max():.1%}" for m in judged.index.unique(0))
+    kept = True
+    if exception.any():  # an allowance: a drop beyond SMALL_DROP must leave it well above chance
+        left = float(h.loc[EXCEPTION])
+        kept = float(drops[EXCEPTION]) <= SMALL_DROP or left >= EXCEPTION_FLOOR
+        value += (f"; the paper's exception ({EXCEPTION[0]}, {EXCEPTION[1]}): drop {drops[EXCEPTION]:.1%}, "
+                  f"{left:.1%} left")
+    ok = small and kept
+    why = (f"every drop but the paper's exception is at most {SMALL_DROP:.0%}, and the exception drops no more or "
+           f"keeps at least {EXCEPTION_FLOOR:.0%} (ten times chance)" if ok else
+           f"at least one network other than the paper's exception loses more than {SMALL_DROP:.0%}" if not small
+           else f"the paper's exception falls below {EXCEPTION_FLOOR:.0%} (ten times chance)")
+    return value, "reproduced" if ok else "not reproduced", why
+
+
 def verdicts(results: dict) -> pd.DataFrame:
     """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
-    st = results["stability"]
-    mean_iou = float(st["iou"].mean())
-    stable = mean_iou >= STABLE
-    stability = (f"mean IoU {mean_iou:.1%} ± {st['iou'].std(ddof=0):.1%} over {len(st)} class pairs "
-                 f"(random masks of the same densities: {st['chance_iou'].mean():.1%}; {st['data'].iloc[0]})",
-                 "reproduced" if stable else "not reproduced",
-                 f"at least {STABLE:.0%}" if stable else f"below {STABLE:.0%}")
-    h = results["halves"].groupby(["model", "variant"])["accuracy"].mean().unstack("variant")
-    drop = (h["unmasked"].to_numpy()[:, None] - h[["early layers masked", "late layers masked"]]).max(axis=1)
-    worst = drop.idxmax()
-    small = bool((drop <= SMALL_DROP).all())
-    halves_claim = (f"largest drop {drop.max():.1%} ({worst}); "
-                    + "; ".join(f"{m}: {d:.1%}" for m, d in drop.items()),
-                    "reproduced" if small else "not reproduced",
-                    f"every drop against the unmasked network is at most {SMALL_DROP:.0%}" if small
-                    else f"at least one network loses more than {SMALL_DROP:.0%}")
+    stability = _stability(results["stability"])
+    halves_claim = _half_masking(results["halves"])
 
     sw = results["sweep"].copy()
     sw["ok"] = _kept(sw) >= KEEP
@@ -292,12 +338,7 @@ def verdicts(results: dict) -> pd.DataFrame:
                   "the share of add's weights also used by mul falls with every increase in size" if fewer
                   else "the share does not fall with every increase in size")
 
-    u = results["undecided"].groupby("model")["between"].mean()
-    conc = bool((u <= UNDECIDED).all())
-    binary = ("; ".join(f"{m}: {v:.1%} in (0.1, 0.9)" for m, v in u.items()),
-              "reproduced" if conc else "not reproduced",
-              f"at most {UNDECIDED:.0%} of the probabilities lie in (0.1, 0.9) for every mask" if conc
-              else f"more than {UNDECIDED:.0%} undecided for at least one mask")
+    binary = method.concentrated(results["undecided"].groupby("model")["between"].mean().to_dict())
 
     learned = float(np.minimum(results["sizes"]["unmasked_add"], results["sizes"]["unmasked_mul"]).max())
     return paper.verdict_table("trust", {

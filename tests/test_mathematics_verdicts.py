@@ -9,19 +9,25 @@ from weightmask.store import RunStore
 SORT, ADD = "comparison__sort", "arithmetic__add_or_sub"
 
 
-def _results(**hard):
-    """Per task, hard accuracies ``(no mask, IID mask, easy mask)``; the easy set is solved by all."""
-    rows = []
+def _results(n=300, seeds=(0, 1), spread=0.0, **hard):
+    """Tables shaped like ``e.run``'s: per task, hard accuracies ``(no mask, IID mask, easy mask)`` (the
+    seeds' mean; seed i is off by ``spread * (i - mean)``) on ``n`` hard validation questions; the easy set
+    is solved by all."""
+    rows, sizes = [], []
     for task, accs in hard.items():
-        for seed in (0, 1):
+        for i, seed in enumerate(seeds):
+            off = spread * (i - (len(seeds) - 1) / 2)
             for mask, a in zip(e.MASKS, accs):
-                rows += [{"task": task, "seed": seed, "mask": mask, "evaluated on": "hard", "accuracy": a},
+                rows += [{"task": task, "seed": seed, "mask": mask, "evaluated on": "hard", "accuracy": a + off},
                          {"task": task, "seed": seed, "mask": mask, "evaluated on": "easy", "accuracy": 0.99}]
-    return {"accuracy": pd.DataFrame(rows)}
+        sizes += [{"task": task, "difficulty": d, "part": part, "samples": n if part == "validation" else 10 * n}
+                  for part in ("train", "validation") for d in ("easy", "medium", "hard")]
+    return {"accuracy": pd.DataFrame(rows), "masks": pd.DataFrame(columns=["task", "seed", "mask", "density"]),
+            "data": pd.DataFrame(sizes)}
 
 
-def _verdict(**hard):
-    return e.verdicts(_results(**hard)).iloc[0]
+def _verdict(n=300, **hard):
+    return e.verdicts(_results(n=n, **hard)).iloc[0]
 
 
 def test_hard_accuracy_is_read_off_the_table():
@@ -36,17 +42,59 @@ def test_reproduced_when_the_easy_mask_drops_in_every_learned_task():
 
 @pytest.mark.parametrize("hard", [
     dict(comparison__sort=(0.8, 0.78, 0.6), arithmetic__add_or_sub=(0.7, 0.7, 0.69)),  # no drop in one task
-    dict(comparison__sort=(0.8, 0.78, 0.77)),                                           # within the noise bar
-    dict(comparison__sort=(0.6, 0.8, 0.7)),                   # below the IID mask, not below the network
+    dict(comparison__sort=(0.8, 0.78, 0.77)),                               # keeps more than 95% of the IID's
+    dict(comparison__sort=(0.72, 0.9, 0.7)),                  # below the IID mask, not below the network
 ])
 def test_not_reproduced_without_a_drop_against_both(hard):
     assert _verdict(**hard)["verdict"] == "not reproduced"
 
 
-def test_unlearned_tasks_are_left_out_or_make_it_not_comparable():
-    v = _verdict(comparison__sort=(0.8, 0.78, 0.6), arithmetic__add_or_sub=(0.1, 0.1, 0.1))
-    assert v["verdict"] == "reproduced" and "(not learned)" in v["this run"]
-    assert _verdict(comparison__sort=(0.1, 0.1, 0.0))["verdict"] == "not comparable"
+def test_a_drop_within_the_binomial_noise_is_not_reproduced():
+    """8 points below the IID mask: within the noise of 50 questions (95% half-width ~17 points), well
+    outside it on 10,000."""
+    small = _verdict(n=50, comparison__sort=(0.8, 0.78, 0.70))
+    assert small["verdict"] == "not reproduced" and "within the noise of 50 questions" in small["why"]
+    assert _verdict(n=10_000, comparison__sort=(0.8, 0.78, 0.70))["verdict"] == "reproduced"
+    assert e.noise(0.78, 0.70, 50) == pytest.approx(1.96 * ((0.78 * 0.22 + 0.7 * 0.3) / 50) ** 0.5)
+
+
+def test_every_task_is_reported_and_unlearned_ones_are_left_out_or_make_it_not_comparable():
+    v = _verdict(comparison__sort=(0.8, 0.78, 0.6), arithmetic__add_or_sub=(0.5, 0.5, 0.5))
+    assert v["verdict"] == "reproduced"
+    assert f"{ADD}: 50% / 50% / 50% (not learned: no mask < 70%)" in v["this run"]
+    assert (f"{SORT}: 80% / 78% / 60% (learned; easy mask -18 / -20 points vs IID mask / no mask, 95% noise ±7 "
+            "on 300 questions)") in v["this run"]
+    assert _verdict(comparison__sort=(0.5, 0.5, 0.2))["verdict"] == "not comparable"
+
+
+# The paper's Fig. 5 (Sec. 4, App. C.7.2): hard-split accuracy per task of the network without a mask, under
+# the IID mask and under the easy mask; 5 seeds per task, 10,000 validation questions per difficulty
+# (App. C.7.2). Fig. 5 is a bar chart that prints no numbers, and paper.md holds only its caption: the
+# values below are NOT measured off the bars. They are what its text states: tasks chosen for "good
+# performance without masking" (App. C.7.2), the IID mask keeping the network's accuracy, and "a
+# consistent performance drop" of the easy mask in every task (Sec. 4). Seeds scatter by +-2 points.
+PAPER_FIG5 = {"arithmetic__add_or_sub": (0.92, 0.91, 0.70), "algebra__linear_1d": (0.97, 0.96, 0.80),
+              "calculus__differentiate": (0.95, 0.94, 0.82), "comparison__sort": (0.88, 0.86, 0.65),
+              "polynomials__collect": (0.90, 0.88, 0.72)}
+
+
+def _paper(fig5=PAPER_FIG5):
+    return e.verdicts(_results(n=10_000, seeds=range(5), spread=0.01, **fig5)).iloc[0]
+
+
+def test_the_papers_figure_5_is_reproduced():
+    v = _paper()
+    assert v["verdict"] == "reproduced", v["why"]
+    assert all(f"{t}: " in v["this run"] for t in PAPER_FIG5) and "not learned" not in v["this run"]
+
+
+@pytest.mark.parametrize("contrary", [
+    {t: (a, b, b - 0.005) for t, (a, b, _) in PAPER_FIG5.items()},         # the easy mask keeps the accuracy
+    {**PAPER_FIG5, "comparison__sort": (0.88, 0.86, 0.855)},                # no drop in one task
+    {t: (a, b, a + 0.02) for t, (a, b, _) in PAPER_FIG5.items()},          # the easy mask does better
+])
+def test_a_contrary_figure_5_is_not_reproduced(contrary):
+    assert _paper(contrary)["verdict"] == "not reproduced"
 
 
 def test_select_and_bad_settings_fail_before_compute(tmp_path):

@@ -9,6 +9,7 @@ Networks: the simple CNN of Table 5 with and without dropout, and a CIFAR ResNet
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from contextlib import nullcontext
 
@@ -29,8 +30,30 @@ from . import seed_ids
 
 NETS = ("CNN", "CNN (no dropout)", "ResNet")
 CHOICES = {"nets": NETS}  # allowed values per setting (weightmask.checks)
-SUBSTANTIAL = 0.30   # a relative accuracy drop of the removed class at least this is "substantial"
-BARELY = 0.50        # other classes "barely change": their largest drop at most this share of the target's
+# The paper's figures for the removed class's mean relative drop (Fig. 6a), per network, as the accepted
+# band: the paper's figure widened by a tolerance. Simple CNN: "ranging from 40 to 60%" over the classes
+# (App. C.8.1); our rule judges the mean over classes, which that range holds, and accepts 10 points more on
+# either side for the spread between the seeds of a run with fewer seeds than the paper's 10. ResNet-110:
+# "reaching almost 100%" (App. C.8.3, Fig. 20): read as the bars' tops, so a mean over classes of 80% or
+# more still reads as "almost all". The CNN without dropout has no printed figure of its
+# own: the paper's simple-CNN range divided by its dropout ratio (PAPER_DROPOUT below), 29-46%, with the
+# simple CNN's tolerance.
+PAPER_DROP = {"CNN": (0.40, 0.60), "ResNet": (1.00, 1.00)}
+DROP_TOLERANCE = {"CNN": 0.10, "CNN (no dropout)": 0.10, "ResNet": 0.20}
+SUBSTANTIAL = 0.30   # a drop at least this is "substantial": the paper's lowest printed figure (40%) less 10 points
+# Other classes "barely change" (Sec. 5: "only a small drop"): Fig. 6b's axis ends at 10% (the largest
+# other-class drop as a share of the removed class's; the authors' paper/plot_cifar10_drop_per_class.py sets
+# ylim 0-10). We accept twice that for the median over removed classes: the paper itself puts these drops
+# down to the noise of mask sampling, and our test sets per class are smaller.
+BARELY = 0.20
+# Dropout: "roughly 30%-40% higher drop per class" (App. C.8.2, Fig. 18 vs 19), read as the ratio of the
+# CNN's mean drop to the CNN-without-dropout's: 1.3-1.4 ("higher drop" of a drop of 40-60% reads as relative,
+# like the paper's other drops). Tolerance 0.15 either side: "roughly", and a ratio of two noisy means.
+PAPER_DROPOUT = (1.30, 1.40)
+DROPOUT_TOLERANCE = 0.15
+PAPER_DROP["CNN (no dropout)"] = (round(PAPER_DROP["CNN"][0] / PAPER_DROPOUT[1], 2),
+                                  round(PAPER_DROP["CNN"][1] / PAPER_DROPOUT[0], 2))
+PAPER_DATA = "CIFAR-10"  # the paper's dataset; any other is a stand-in (images.load falls back to Fashion-MNIST)
 CIFAR_CONFUSIONS = {"airplane": ("bird", "ship"), "cat": ("dog",), "dog": ("cat",),
                     "truck": ("automobile",), "automobile": ("truck",)}  # Sec. 5, App. C.8.1
 
@@ -252,43 +275,101 @@ def confused_with(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _band(net: str) -> tuple[float, float]:
+    """The accepted mean drop of ``net``: the paper's figure widened by its tolerance, within [0, 1]."""
+    lo, hi = PAPER_DROP[net]
+    return max(round(lo - DROP_TOLERANCE[net], 6), 0.0), min(round(hi + DROP_TOLERANCE[net], 6), 1.0)
+
+
+# On stand-in data (any dataset but CIFAR-10) only the qualitative part of a claim is judged. How much a
+# class loses without its exclusive weights, and which classes take its examples, depend on how much the
+# dataset's classes share features (CIFAR-10's airplanes and ships share blue backgrounds, its cats and dogs
+# their shapes; Fashion-MNIST's centred grey items share other things): the 40-60% / ~100% drops, the 1.3-1.4
+# dropout ratio and the named confusions are CIFAR-10's figures. What a class-exclusive module means does not
+# depend on the data: the removed class loses substantially (>= SUBSTANTIAL) while the others barely move
+# (<= BARELY of its drop), and dropout increases the drop (ratio above 1, the claim's direction).
+def _class_drop(d: pd.DataFrame, on_paper_data: bool, where: str) -> tuple[str, str, str]:
+    """The class-drop claim: each network's mean drop against its paper figure (on the paper's data) or
+    against SUBSTANTIAL (stand-in data, or a network the paper has no figure for), and the others' median
+    ratio."""
+    by = d.groupby("net")["drop"].mean()
+    ratio = d.groupby("net")["other_over_target"].median()
+    text, bad = [], []
+    for net, drop in by.items():
+        if on_paper_data and net in PAPER_DROP:
+            lo, hi = _band(net)
+            ok = lo <= drop <= hi
+            fig = PAPER_DROP[net]
+            paper_fig = (f"{fig[0]:.0%}-{fig[1]:.0%}" if fig[0] != fig[1] else f"~{fig[0]:.0%}") + (
+                " implied by its dropout ratio" if net == "CNN (no dropout)" else "")
+            text.append(f"{net}: removed class -{drop:.0%} (paper {paper_fig}, accepted {lo:.0%}-{hi:.0%})")
+            if not ok:
+                bad.append(f"{net}'s drop {drop:.0%} is outside {lo:.0%}-{hi:.0%}")
+        else:
+            text.append(f"{net}: removed class -{drop:.0%}")
+            if drop < SUBSTANTIAL:
+                bad.append(f"{net}'s drop {drop:.0%} is below {SUBSTANTIAL:.0%}")
+        share = f"{ratio[net]:.0%}" if math.isfinite(ratio[net]) else "an undefined share"
+        text[-1] += f", others at most {share} of that (median)"
+        if ratio[net] > BARELY:
+            bad.append(f"{net}'s other classes drop by {share} of it (median; accepted <= {BARELY:.0%})")
+    rule = ("each network's mean drop within the paper's figure widened by its tolerance ("
+            + ", ".join(f"{n} {_band(n)[0]:.0%}-{_band(n)[1]:.0%}" for n in by.index if n in PAPER_DROP) + ")"
+            if on_paper_data else
+            f"qualitative part only (the drops' sizes are CIFAR-10's figures): each network's mean drop is at "
+            f"least {SUBSTANTIAL:.0%}") + f"; the other classes' largest drop at most {BARELY:.0%} of it (median)"
+    return ("; ".join(text) + where, "not reproduced" if bad else "reproduced",
+            "; ".join(bad) if bad else rule)
+
+
+def _dropout(d: pd.DataFrame, on_paper_data: bool, where: str) -> tuple[str, str, str]:
+    """The dropout claim: the ratio of the two simple CNNs' mean drops, against the paper's 1.3-1.4 (on
+    the paper's data) or above 1 (stand-in data: the direction only)."""
+    by = d.groupby("net")["drop"].mean()
+    if not {"CNN", "CNN (no dropout)"} <= set(by.index):
+        return "no pair of CNNs", "not comparable", "this run has not both simple CNNs"
+    with_, without = float(by["CNN"]), float(by["CNN (no dropout)"])
+    ratio = with_ / without if without > 0 else float("inf")
+    value = f"with dropout -{with_:.0%}, without -{without:.0%}" + (f": {ratio:.2f}x" if without > 0 else "")
+    if with_ == 0:
+        return value + where, "not reproduced", "the removed class loses nothing with dropout"
+    if on_paper_data:
+        lo, hi = round(PAPER_DROPOUT[0] - DROPOUT_TOLERANCE, 6), round(PAPER_DROPOUT[1] + DROPOUT_TOLERANCE, 6)
+        ok = lo <= ratio <= hi
+        why = (f"the drop with dropout is {ratio:.2f}x the drop without, "
+               f"{'within' if ok else 'outside'} the paper's {PAPER_DROPOUT[0]:.2f}-{PAPER_DROPOUT[1]:.2f}x "
+               f"widened to {lo:.2f}-{hi:.2f}x")
+        return (value + f" (paper {PAPER_DROPOUT[0]:.2f}-{PAPER_DROPOUT[1]:.2f}x)",
+                "reproduced" if ok else "not reproduced", why)
+    ok = ratio > 1
+    return (value + where, "reproduced" if ok else "not reproduced",
+            "qualitative part only (the paper's 30-40% is CIFAR-10's figure): the removed class loses "
+            + ("more with dropout" if ok else "less or as much with dropout"))
+
+
 def verdicts(results: dict) -> pd.DataFrame:
-    """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
+    """The chapter's claims beside the paper's, each with a verdict computed from ``results``: against the
+    paper's figures on CIFAR-10; on stand-in data, the qualitative part of each claim only."""
     d = drops(results)
     data = results["data"].iloc[0]["name"]
-    by = d.groupby("net")[["drop", "other_over_target"]].mean()
-    big = (by["drop"] >= SUBSTANTIAL).all()
-    barely = (d.groupby("net")["other_over_target"].median() <= BARELY).all()
-    ok = bool(big and barely)
-    drop_claim = ("; ".join(f"{n}: removed class -{r['drop']:.0%}, others at most "
-                            f"{d[d['net'] == n]['other_over_target'].median():.0%} of that (median)"
-                            for n, r in by.iterrows()) + f" [{data}]",
-                  "reproduced" if ok else "not reproduced",
-                  f"every network's mean drop is >= {SUBSTANTIAL:.0%} and the other classes' largest drop is at "
-                  f"most {BARELY:.0%} of it (median)" if ok else
-                  f"a network's mean drop is < {SUBSTANTIAL:.0%} or other classes drop by more than "
-                  f"{BARELY:.0%} of it")
-    if {"CNN", "CNN (no dropout)"} <= set(by.index):
-        more = by.loc["CNN", "drop"] > by.loc["CNN (no dropout)", "drop"]
-        dropout_claim = (f"with dropout -{by.loc['CNN', 'drop']:.0%}, "
-                         f"without -{by.loc['CNN (no dropout)', 'drop']:.0%}",
-                         "reproduced" if more else "not reproduced",
-                         "the removed class loses more with dropout" if more else "it loses less or as much")
-    else:
-        dropout_claim = ("no pair of CNNs", "not comparable", "this run has not both simple CNNs")
-    if data.startswith("CIFAR-10"):
+    on_paper_data = data.startswith(PAPER_DATA)
+    where = f" [{data}]" if on_paper_data else f" on {data.split(' (')[0]} (stand-in for {PAPER_DATA})"
+    if on_paper_data:
         conf = confused_with(results)
-        hits = [(r.removed, r["now predicted as"]) for _, r in conf.iterrows() if r.removed in CIFAR_CONFUSIONS]
-        good = [p in CIFAR_CONFUSIONS[c] for c, p in hits]
+        conf = conf[conf["removed"].isin(list(CIFAR_CONFUSIONS))]
+        good = [p in CIFAR_CONFUSIONS[c] for c, p in zip(conf["removed"], conf["now predicted as"])]
         share = sum(good) / len(good) if good else 0.0
-        conf_claim = ("; ".join(f"{c} -> {p}" for c, p in hits), "reproduced" if share > 0.5 else "not reproduced",
+        pairs = conf.assign(pair=conf["removed"] + " -> " + conf["now predicted as"])
+        conf_claim = ("; ".join(f"{net}: " + ", ".join(g["pair"]) for net, g in pairs.groupby("net", sort=False)),
+                      "reproduced" if share > 0.5 else "not reproduced",
                       "most of the paper's named confusions are the largest gains" if share > 0.5
                       else "most of the paper's named confusions are not the largest gains")
     else:
-        conf_claim = (f"ran on {data}", "not comparable",
+        conf_claim = (f"ran{where}", "not comparable",
                       "the paper's confusions are between CIFAR-10 classes; see the table of confusions for this data")
     control = results["accuracy"]
     control = control[control["mask"] == "unmasked"].groupby("net")["accuracy"].mean()
     return paper.verdict_table("cnn", paper.not_learned(
-        {"class-drop": drop_claim, "dropout": dropout_claim, "confusions": conf_claim},
+        {"class-drop": _class_drop(d, on_paper_data, where), "dropout": _dropout(d, on_paper_data, where),
+         "confusions": conf_claim},
         float(control.min()), threshold=paper.IMAGES_LEARNED))

@@ -9,6 +9,7 @@ from the easy mask, although the same rules govern every difficulty.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import pandas as pd
@@ -26,10 +27,18 @@ from ..training import step_batches, train_mask, train_weights
 from . import seed_ids
 
 MASKS = ("no mask", "IID mask", "easy mask")  # Fig. 5's bars
-LEARNED = 0.25  # the unmasked network's hard accuracy below which a task shows nothing about masks
-KEEP = 0.95     # the easy mask "loses accuracy" when it keeps less than this share of the hard accuracy
 CHOICES = {"evaluate": mathematics.DIFFICULTIES}  # allowed values per setting (weightmask.checks)
-#                 of the IID mask and of the unmasked network (App. C.3's bar for a mask that keeps it)
+# A task is "learned" when the unmasked network solves at least this share of its hard validation set.
+# The paper chose its tasks so that they "should have good performance without masking" (App. C.7.2; Fig. 5
+# draws the unmasked networks' hard accuracies as bars, without numbers): read as solving a clear majority
+# of the hard questions. A lower bar would admit networks that mostly solve the easier samples the hard
+# split also holds (App. C.7.2: "the hard test set's performance will be nonzero even if none of the hard
+# samples are solved correctly"), whose easy mask then has little to lose.
+LEARNED = 0.70
+KEEP = 0.95  # the easy mask "loses accuracy" when it keeps less than this share of the hard accuracy
+#              of the IID mask and of the unmasked network (App. C.3's bar for a mask that keeps it)
+Z95 = 1.96   # and when each of those drops lies outside the 95% interval of the binomial noise of the
+#              hard validation set: z of the difference of two proportions, each on that set's n questions
 
 
 # Sec. 4 / App. C.7.2: the Transformer of Saxton et al., per-task settings of Table 4. quick
@@ -184,20 +193,51 @@ def hard_accuracy(results: dict) -> pd.DataFrame:
     return a.groupby(["task", "mask"])["accuracy"].mean().unstack("mask")[list(MASKS)]
 
 
+def hard_samples(results: dict) -> pd.Series:
+    """Per task, how many hard validation questions each accuracy was measured on."""
+    d = results["data"]
+    return d[(d["part"] == "validation") & (d["difficulty"] == "hard")].set_index("task")["samples"]
+
+
+def noise(p: float, q: float, n: int) -> float:
+    """Half-width of the 95% interval of the difference of two proportions ``p`` and ``q``, each on ``n``
+    questions. The seeds score the same questions, so ``n`` is the number of questions, not questions x
+    seeds: what the questions drawn add does not average out over seeds. The masks, too, score the same
+    questions; taking them as independent overstates the noise, so the test errs towards "not reproduced"."""
+    return Z95 * math.sqrt((p * (1 - p) + q * (1 - q)) / max(n, 1))
+
+
 def verdicts(results: dict) -> pd.DataFrame:
-    """The chapter's claim beside the paper's, with a verdict computed from ``results``."""
+    """The chapter's claim beside the paper's, with a verdict computed from ``results``: every task is
+    reported; each learned one must show an easy-mask drop against both the IID mask and the unmasked
+    network that is at least 1 - KEEP of it and outside the binomial noise of the hard validation set."""
     h = hard_accuracy(results)
-    learned = h[h["no mask"] >= LEARNED]
-    drop = (learned["easy mask"] < KEEP * learned["IID mask"]) & (learned["easy mask"] < KEEP * learned["no mask"])
-    value = "; ".join(f"{t}: {r['no mask']:.0%} / {r['IID mask']:.0%} / {r['easy mask']:.0%}"
-                      + ("" if t in learned.index else " (not learned)") for t, r in h.iterrows())
-    value = f"hard accuracy no mask / IID mask / easy mask: {value}"
-    ok = bool(drop.all())
+    n = hard_samples(results)
+    parts, failed = [], []
+    for t, r in h.iterrows():
+        head = f"{t}: {r['no mask']:.0%} / {r['IID mask']:.0%} / {r['easy mask']:.0%}"
+        if r["no mask"] < LEARNED:
+            parts.append(f"{head} (not learned: no mask < {LEARNED:.0%})")
+            continue
+        q = int(n[t])
+        refs = {"IID mask": "the IID mask", "no mask": "the unmasked network"}
+        drop = {ref: r[ref] - r["easy mask"] for ref in refs}
+        band = {ref: noise(r[ref], r["easy mask"], q) for ref in refs}
+        keeps = [refs[ref] for ref in refs if r["easy mask"] >= KEEP * r[ref]]
+        within = [refs[ref] for ref in refs if r["easy mask"] < KEEP * r[ref] and drop[ref] <= band[ref]]
+        if keeps:
+            failed.append(f"{t}: the easy mask keeps >= {KEEP:.0%} of the hard accuracy of {' and '.join(keeps)}")
+        if within:
+            failed.append(f"{t}: the drop against {' and '.join(within)} is within the noise of {q:,} questions")
+        parts.append(f"{head} (learned; easy mask {-drop['IID mask'] * 100:+.0f} / {-drop['no mask'] * 100:+.0f} "
+                     f"points vs IID mask / no mask, 95% noise ±{max(band.values()) * 100:.0f} on {q:,} questions)")
+    value = "hard accuracy no mask / IID mask / easy mask: " + "; ".join(parts)
+    learned = len(parts) - sum("(not learned" in p for p in parts)
+    ok = learned > 0 and not failed
     claim = (value, "reproduced" if ok else "not reproduced",
-             f"in every task the network learned, the easy mask keeps less than {KEEP:.0%} of the hard accuracy "
-             "of both the IID mask and the unmasked network" if ok else
-             f"in {', '.join(drop.index[~drop])} the easy mask keeps at least {KEEP:.0%} of the hard accuracy "
-             "of the IID mask or of the unmasked network")
+             f"in every task the network learned (>= {LEARNED:.0%} unmasked), the easy mask keeps less than "
+             f"{KEEP:.0%} of the hard accuracy of both the IID mask and the unmasked network, and both drops lie "
+             "outside the 95% binomial noise of the hard validation set" if ok else "; ".join(failed))
     return paper.verdict_table("mathematics", paper.not_learned(
         {"easy-mask-drop": claim}, float(h["no mask"].max()), threshold=LEARNED))
 

@@ -36,6 +36,12 @@ OUTPUT = "out.weight"  # the output layer: row i serves output token i (Fig. 4b)
 EMBEDDINGS = "*_embed.*"  # left unmasked (App. C.7.1)
 GAP = 0.20     # accuracy lost by the split's mask against the full-problem mask that counts as a "large gap"
 SOLVED = 0.90  # mean test accuracy of the full-problem masks at which the frozen network "solves the problem"
+# Fig. 4b: "Almost half of the weights corresponding to 'I_JUMP' are removed" (Sec. 4), read as 40-50% of
+# the output weights the full-problem mask keeps for I_JUMP (the bar's number is not printed). Accepted with
+# 10 points either side: the figure is the mean of 10 seeds, a run with fewer seeds scatters around it, and
+# "almost" puts no exact lower edge on it. I_JUMP must also lose the largest share of any token.
+PAPER_JUMP = (0.40, 0.50)
+JUMP_TOLERANCE = 0.10
 
 
 # Sec. 4 / App. C.7.1: the IID networks, a mask on the full problem and one per split; Fig. 15
@@ -284,11 +290,16 @@ def verdicts(results: dict) -> pd.DataFrame:
         share = r.groupby("token")["removed"].mean().sort_values(ascending=False)
         top = share.index[0]
         other = share.index[1] if top == "I_JUMP" else top
-        jump_claim = (f"I_JUMP loses {share['I_JUMP']:.0%}, {other} {share[other]:.0%}"
+        jump = float(share["I_JUMP"])
+        lo, hi = round(PAPER_JUMP[0] - JUMP_TOLERANCE, 6), round(PAPER_JUMP[1] + JUMP_TOLERANCE, 6)
+        near = lo <= jump <= hi
+        largest = "the largest share" if top == "I_JUMP" else f"less than {top}'s"
+        why = [f"I_JUMP's output weights lose {largest}",
+               f"{jump:.0%} is {'within' if near else 'outside'} the paper's 'almost half' "
+               f"({PAPER_JUMP[0]:.0%}-{PAPER_JUMP[1]:.0%}) widened to {lo:.0%}-{hi:.0%}"]
+        jump_claim = (f"I_JUMP loses {jump:.0%}, {other} {share[other]:.0%}"
                       f"{' (the next largest)' if top == 'I_JUMP' else ' (the largest)'}",
-                      "reproduced" if top == "I_JUMP" else "not reproduced",
-                      "I_JUMP's output weights lose the largest share" if top == "I_JUMP" else
-                      f"{top}'s output weights lose a larger share than I_JUMP's")
+                      "reproduced" if top == "I_JUMP" and near else "not reproduced", "; ".join(why))
     else:
         jump_claim = ("no LSTM in this run", "not comparable", "the claim is about the LSTM decoder")
     a = results["accuracy"]

@@ -155,3 +155,13 @@ def test_no_stage_reaches_a_verdict_rule():
             assert not [r for r in reached if r[1] == "verdicts" or r[0] in (
                 "weightmask.paper", "weightmask.dashboard", "weightmask.checks")], (module.__name__, name)
     assert stages >= 10
+
+
+def test_a_constant_changed_in_place_belongs_to_that_constant(package):
+    """``X[k] = v`` at module level is part of X, not code that every stage runs."""
+    path = package / "experiment.py"
+    edit(path, "def verdicts(value):", "LIMITS = {'a': 1}\nLIMITS['b'] = 2\n\n\ndef verdicts(value):")
+    edit(path, 'return "reproduced" if value > SCALE', 'return "reproduced" if value > LIMITS["b"]')
+    stage, rule = key("stage"), key("verdicts")
+    edit(package / "experiment.py", "LIMITS['b'] = 2", "LIMITS['b'] = 3")
+    assert key("stage") == stage and key("verdicts") != rule

@@ -67,6 +67,27 @@ def _assigned(node: ast.AST) -> list[str]:
     return targets
 
 
+def _base_name(node: ast.AST) -> str | None:
+    """``X`` of ``X[...]``, ``X.a`` or ``X.a(...)`` chains."""
+    while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _mutated(node: ast.AST) -> list[str]:
+    """The top-level names a statement changes in place: ``X[k] = v``, ``X.a += v``, ``X.update(...)``."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute):
+        targets = [node.value.func]
+    else:
+        return []
+    found = (_base_name(t) for t in targets if isinstance(t, (ast.Subscript, ast.Attribute)))
+    return [n for n in found if n]
+
+
 @functools.lru_cache(maxsize=None)
 def _spec_path(name: str) -> Path | None:
     try:
@@ -109,11 +130,11 @@ def _index(name: str) -> _Module | None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             mod.defs.setdefault(node.name, []).append(node)
             continue
-        names = _assigned(node)
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and names:
-            for n in names:
+        names = _assigned(node) or _mutated(node)
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)) and names:
+            for n in names:  # part of each name it binds or changes: read with it
                 mod.defs.setdefault(n, []).append(node)
-        else:  # code that runs on import (if / try / calls): always part of the module
+        else:  # code that runs on import (if / try / bare calls): always part of the module
             mod.preamble.append(node)
             for n in names:
                 mod.defs.setdefault(n, []).append(node)

@@ -4,9 +4,9 @@
 (the official archive, unpacked; the project's one pickle format, read only from the data folder
 and by an unpickler that builds nothing but dicts, lists, strings and numpy arrays), else the
 real Fashion-MNIST that ``make data`` unpacks from Debian's ``dataset-fashion-mnist`` package,
-padded to 32x32 and repeated to 3 channels so that the same networks apply. ``load("hub")`` reads ``uoft-cs/cifar10`` from the Hugging Face hub
-(needs ``datasets`` and a network). The returned ``Images`` names its dataset: a chapter
-must say which one ran.
+padded to 32x32 and repeated to 3 channels so that the same networks apply. ``load("hub")``
+reads ``uoft-cs/cifar10`` from the Hugging Face hub (needs ``datasets`` and a network). The
+returned ``Images`` names its dataset: a chapter must say which one ran.
 """
 from __future__ import annotations
 

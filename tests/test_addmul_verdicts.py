@@ -10,6 +10,8 @@ import pandas as pd
 from weightmask import paper
 from weightmask.experiments import addmul
 
+from verdict_checks import every_claim
+
 LAYERS = {"FNN": 5, "LSTM": 3}  # App. C.4: FNN 42-2000x4-20; LSTM input, recurrent and output weights
 SEEDS = (0, 1)
 FNN_RATIO = 3.8  # Sec. 3.1: "the multiplication uses 3.8 times more weights than the addition (Fig. 12)"
@@ -53,23 +55,17 @@ def _results(ends=0.6, hidden=0.2, ratio=FNN_RATIO, fnn_follows=0.9, lstm_none=0
             "accuracy": pd.DataFrame(accuracy), "performed": pd.DataFrame(performed)}
 
 
-def _verdicts(**kw):
-    v = addmul.verdicts(_results(**kw))
-    return v, v["verdict"].tolist()
-
-
 def test_the_papers_numbers_pass_every_rule():
-    v, verdicts = _verdicts()
-    assert verdicts == ["reproduced"] * len(addmul.CLAIMS), v[["claim", "this run", "why"]]
+    v = every_claim(addmul, _results(), "reproduced")
     assert "FNN: mul / add = 3.8x" in v["this run"].iloc[1]
 
 
 def test_contrary_numbers_fail_every_rule():
-    v, verdicts = _verdicts(ends=0.2, hidden=0.4,  # hidden layers share more than the ends
-                            ratio=2.0,            # mul twice add: the old rule's "several times"
-                            fnn_follows=0.3,      # the FNN mostly follows the selector
-                            lstm_none=0.3)        # the LSTM mostly answers validly
-    assert verdicts == ["not reproduced"] * len(addmul.CLAIMS), v[["claim", "this run", "why"]]
+    results = _results(ends=0.2, hidden=0.4,  # hidden layers share more than the ends
+                       ratio=2.0,            # mul twice add: the old rule's "several times"
+                       fnn_follows=0.3,      # the FNN mostly follows the selector
+                       lstm_none=0.3)        # the LSTM mostly answers validly
+    every_claim(addmul, results, "not reproduced")
 
 
 def test_the_ratio_is_judged_within_a_factor_of_its_tolerance_both_ways():
@@ -77,4 +73,4 @@ def test_the_ratio_is_judged_within_a_factor_of_its_tolerance_both_ways():
     low, high = FNN_RATIO / addmul.RATIO_TOLERANCE, FNN_RATIO * addmul.RATIO_TOLERANCE
     for ratio, verdict in ((low * 1.01, "reproduced"), (high * 0.99, "reproduced"),
                            (low * 0.99, "not reproduced"), (high * 1.01, "not reproduced")):
-        assert _verdicts(ratio=ratio)[1][1] == verdict, ratio
+        assert addmul.verdicts(_results(ratio=ratio))["verdict"].iloc[1] == verdict, ratio

@@ -50,40 +50,45 @@ def test_trust_builds_on_the_other_chapters_at_the_same_profile(profile, monkeyp
         cli.main(["run", "trust", "--profile", profile, "--device", "cpu", "--results", str(tmp_path)])
 
 
+def smoke(chapter: str, *args: str) -> list[str]:
+    """``weightmask run CHAPTER --profile smoke ARGS``'s arguments."""
+    return ["run", chapter, "--profile", "smoke", *args]
+
+
 @pytest.mark.parametrize("argv,message", [
     (["run", "nope"], "unknown experiment 'nope'"),
-    (["run", "method", "--profile", "smoke", "--set", "stepz=3"], "no setting 'stepz'"),
-    (["run", "method", "--profile", "smoke", "--set", "mask_steps=abc"], "must be int"),
-    (["run", "method", "--profile", "smoke", "--seeds", "0"], "seeds must be a count >= 1"),
-    (["run", "method", "--profile", "smoke", "--seeds", "1,1"], "distinct seed ids"),
-    (["run", "method", "--profile", "smoke", "--seeds", "a:b"], "--seeds expects a count"),
-    (["run", "method", "--profile", "smoke", "--device", "tpu"], "unknown device 'tpu'"),
+    (smoke("method", "--set", "stepz=3"), "no setting 'stepz'"),
+    (smoke("method", "--set", "mask_steps=abc"), "must be int"),
+    (smoke("method", "--seeds", "0"), "seeds must be a count >= 1"),
+    (smoke("method", "--seeds", "1,1"), "distinct seed ids"),
+    (smoke("method", "--seeds", "a:b"), "--seeds expects a count"),
+    (smoke("method", "--device", "tpu"), "unknown device 'tpu'"),
     # the issue's list: each names the parameter and what it must be
-    (["run", "method", "--profile", "smoke", "--set", "mask_steps=-5"], "'mask_steps' must be an integer >= 1"),
-    (["run", "method", "--profile", "smoke", "--set", "n_samples=0"], "'n_samples' must be an integer >= 1"),
-    (["run", "method", "--profile", "smoke", "--set", "n_samples=3"],
+    (smoke("method", "--set", "mask_steps=-5"), "'mask_steps' must be an integer >= 1"),
+    (smoke("method", "--set", "n_samples=0"), "'n_samples' must be an integer >= 1"),
+    (smoke("method", "--set", "n_samples=3"),
      "'n_samples' must divide 'batch' (each batch is split among the n_samples mask samples): 128 is not"),
-    (["run", "method", "--profile", "smoke", "--set", "beta=-1.0"], "'beta' must be a number >= 0, got -1.0"),
-    (["run", "method", "--profile", "smoke", "--set", "mask_lr=-1.0"], "'mask_lr' must be a number > 0"),
-    (["run", "method", "--profile", "smoke", "--set", "eval_every=0"], "'eval_every' must be an integer >= 1"),
-    (["run", "method", "--profile", "smoke", "--set", "batch=0"], "'batch' must be an integer >= 1"),
-    (["run", "method", "--profile", "smoke", "--set", "sizes=[1,2]"],
+    (smoke("method", "--set", "beta=-1.0"), "'beta' must be a number >= 0, got -1.0"),
+    (smoke("method", "--set", "mask_lr=-1.0"), "'mask_lr' must be a number > 0"),
+    (smoke("method", "--set", "eval_every=0"), "'eval_every' must be an integer >= 1"),
+    (smoke("method", "--set", "batch=0"), "'batch' must be an integer >= 1"),
+    (smoke("method", "--set", "sizes=[1,2]"),
      "'sizes' for addmul must start with 42 inputs and end with 20 outputs"),
-    (["run", "method", "--profile", "smoke", "--set", "draws=0"], "'draws' must be an integer >= 1"),
-    (["run", "method", "--profile", "smoke", "--out", "/proc/nope"], "--out '/proc/nope' is not a folder"),
+    (smoke("method", "--set", "draws=0"), "'draws' must be an integer >= 1"),
+    (smoke("method", "--out", "/proc/nope"), "--out '/proc/nope' is not a folder"),
     # nested settings, names among the allowed ones, the chapters' own parameters
-    (["run", "addmul", "--profile", "smoke", "--set", "lstm.n_samples=3"], "'lstm.n_samples' must divide 'lstm.batch'"),
-    (["run", "scan", "--profile", "smoke", "--set", "nets=['GRU']"], "among ['LSTM', 'Transformer']"),
-    (["run", "scan", "--profile", "smoke", "--set", "n_samples=3"], "'n_samples' must divide 'mask_batch'"),
-    (["run", "pmnist", "--profile", "smoke", "--set", "variants=['nope']"], "'variants' must be a list of"),
-    (["run", "pmnist", "--profile", "smoke", "--source", "nope"], "'source' must be one of ['auto', 'idx'"),
-    (["run", "method", "--profile", "smoke", "--source", "npm"], "unknown parameter(s) ['source']"),
-    (["run", "mathematics", "--profile", "smoke", "--tasks", "algebra__linear_1d"],
+    (smoke("addmul", "--set", "lstm.n_samples=3"), "'lstm.n_samples' must divide 'lstm.batch'"),
+    (smoke("scan", "--set", "nets=['GRU']"), "among ['LSTM', 'Transformer']"),
+    (smoke("scan", "--set", "n_samples=3"), "'n_samples' must divide 'mask_batch'"),
+    (smoke("pmnist", "--set", "variants=['nope']"), "'variants' must be a list of"),
+    (smoke("pmnist", "--source", "nope"), "'source' must be one of ['auto', 'idx'"),
+    (smoke("method", "--source", "npm"), "unknown parameter(s) ['source']"),
+    (smoke("mathematics", "--tasks", "algebra__linear_1d"),
      "'tasks' must be None or a list of some"),
-    (["run", "mathematics", "--profile", "smoke", "--n-train", "0"], "'n_train' must be an integer >= 1"),
-    (["run", "mathematics", "--profile", "smoke", "--set", "evaluate=['extreme']"], "among ['easy', 'medium', 'hard']"),
-    (["run", "trust", "--profile", "smoke", "--set", "sizes=[[42, 8, 21]]"], "end with 20 outputs"),
-    (["run", "trust", "--profile", "smoke", "--set", "sweep={'n_samples': 3}"], "'n_samples' must divide 'batch'"),
+    (smoke("mathematics", "--n-train", "0"), "'n_train' must be an integer >= 1"),
+    (smoke("mathematics", "--set", "evaluate=['extreme']"), "among ['easy', 'medium', 'hard']"),
+    (smoke("trust", "--set", "sizes=[[42, 8, 21]]"), "end with 20 outputs"),
+    (smoke("trust", "--set", "sweep={'n_samples': 3}"), "'n_samples' must divide 'batch'"),
 ])
 def test_bad_arguments_fail_before_compute(argv, message, capsys, tmp_path):
     assert cli.main(argv + ["--results", str(tmp_path)]) == 2

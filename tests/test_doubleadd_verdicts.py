@@ -12,6 +12,8 @@ from weightmask import paper
 from weightmask.experiments import doubleadd
 from weightmask.tasks import double_add
 
+from verdict_checks import every_claim
+
 # Sec. 3.2 / App. C.5: the FNN has 4 hidden layers of 2000 (5 weight layers), an LSTM its input,
 # recurrent and output weights; Fig. 2 shows the FNN and the LSTM, and "no difference between the
 # two LSTM variants was observed" (Sec. 3.2)
@@ -49,29 +51,23 @@ def _results(hidden=FIG2_TOP, copied=0.9, table1=paper.DOUBLEADD_TABLE1, table3=
             "sanity": pd.DataFrame(sanity)}
 
 
-def _verdicts(**kw):
-    v = doubleadd.verdicts(_results(**kw))
-    return v, v["verdict"].tolist()
-
-
 def test_the_papers_numbers_pass_every_rule():
-    v, verdicts = _verdicts()
-    assert verdicts == ["reproduced"] * len(doubleadd.CLAIMS), v[["claim", "this run", "why"]]
+    every_claim(doubleadd, _results(), "reproduced")
 
 
 def test_contrary_numbers_fail_every_rule():
     # removing pair 1's weights leaves pair 2 at half its accuracy (Table 1 says 94% for the FNN)
     weak = paper.DOUBLEADD_TABLE1.copy()
     weak.loc[("FNN", "pair2"), "¬pair1"] = 50
-    v, verdicts = _verdicts(hidden=0.40,  # hidden layers share 40%, above the top of Fig. 2
-                            copied=0.5,   # with the I/O copied, the method finds half the sharing
-                            table1=weak)
-    assert verdicts == ["not reproduced"] * len(doubleadd.CLAIMS), v[["claim", "this run", "why"]]
+    results = _results(hidden=0.40,  # hidden layers share 40%, above the top of Fig. 2
+                       copied=0.5,   # with the I/O copied, the method finds half the sharing
+                       table1=weak)
+    every_claim(doubleadd, results, "not reproduced")
 
 
 def test_low_sharing_is_judged_at_the_top_of_fig_2_bar_by_bar():
     assert doubleadd.LOW == FIG2_TOP
-    assert _verdicts(hidden=FIG2_TOP + 0.01)[1][0] == "not reproduced"
+    assert doubleadd.verdicts(_results(hidden=FIG2_TOP + 0.01))["verdict"].iloc[0] == "not reproduced"
     # one hidden bar above the top fails, even when the hidden layers' mean stays below it
     res = _results(hidden=0.1)
     s = res["sharing"]

@@ -10,6 +10,8 @@ import pandas as pd
 from weightmask import paper
 from weightmask.experiments import pmnist
 
+from verdict_checks import every_claim
+
 TASKS = range(11)  # App. C.6: 11 permutations
 LAYERS = (1, 2, 3, 4)  # 784-800-800-64-10
 FEW = 0.19  # App. B.3: "the sharing of < 20% is significantly lower than the expected 100%"
@@ -49,24 +51,18 @@ def _results(first=FEW, rise=True, biased=True, lost=0.0):
             "data": pd.DataFrame([{"source": "paper", "train": 60_000, "test": 10_000}])}
 
 
-def _verdicts(**kw):
-    v = pmnist.verdicts(_results(**kw))
-    return v, v["verdict"].tolist()
-
-
 def test_the_papers_numbers_pass_every_rule():
-    v, verdicts = _verdicts()
-    assert verdicts == ["reproduced"] * len(pmnist.CLAIMS), v[["claim", "this run", "why"]]
+    every_claim(pmnist, _results(), "reproduced")
 
 
 def test_contrary_numbers_fail_every_rule():
-    v, verdicts = _verdicts(first=0.35,    # a third of a new task's hidden weights already used
-                            rise=False,    # the output layer fills no faster than the rest
-                            biased=False,  # preferring old weights changes nothing
-                            lost=0.05)     # old tasks lose 5 points: their weights were not frozen
-    assert verdicts == ["not reproduced"] * len(pmnist.CLAIMS), v[["claim", "this run", "why"]]
+    results = _results(first=0.35,    # a third of a new task's hidden weights already used
+                       rise=False,    # the output layer fills no faster than the rest
+                       biased=False,  # preferring old weights changes nothing
+                       lost=0.05)     # old tasks lose 5 points: their weights were not frozen
+    every_claim(pmnist, results, "not reproduced")
 
 
 def test_frozen_weights_are_a_method_check():
-    v, _ = _verdicts()
+    v = pmnist.verdicts(_results())
     assert v["kind"].tolist() == [paper.CLAIM] * 3 + [paper.METHOD_CHECK]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import chapters, dashboard, plan, profiles, reference, settings
+from . import chapters, dashboard, paper, plan, profiles, reference, settings
 from .store import RunStore
 
 IPYTHON = frozenset({"In", "Out", "get_ipython", "exit", "quit"})  # names IPython puts in a notebook
@@ -44,6 +44,16 @@ class ChapterRun:
     def seeds(self) -> list[int]:
         return self.plan.seed_ids
 
+    def table(self):
+        """The verdicts as the page shows them (paper.styled), the reference run's beside them."""
+        return paper.styled(paper.with_reference(self.verdicts, self.ref_verdicts), self.plan.chapter.name,
+                            self.profile)
+
+    def deviations(self):
+        """The chapter's settings that differ from the paper, per profile, with the reasons."""
+        from IPython.display import HTML
+        return HTML(paper.deviations_html(self.plan.chapter.name))
+
 
 def parameters(namespace: Mapping[str, Any], allowed: Iterable[str], where: str) -> dict[str, Any]:
     """The parameters set in a notebook's ``namespace``: its data names, each of which must be ``allowed``.
@@ -68,9 +78,9 @@ def start(name: str, namespace: Mapping[str, Any], store: RunStore | None = None
     settings.tune_process()  # a notebook is an entry point (WEIGHTMASK_TUNE=0: changes nothing)
     results = planned.run(store)
     verdicts = chapter.module.verdicts(results)
-    dashboard.save(name, verdicts, planned.profile, store)
     ref = reference.load(chapter.reference)
     ref_verdicts = chapter.module.verdicts(ref.results) if ref is not None else None
+    dashboard.save(name, verdicts, planned.profile, store, ref_verdicts)
     return ChapterRun(planned, results, verdicts, ref, ref_verdicts, frozenset(namespace))
 
 

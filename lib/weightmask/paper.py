@@ -5,13 +5,18 @@ Each chapter's claims are its experiment module's ``CLAIMS`` (a list of :class:`
 """
 from __future__ import annotations
 
+import html
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from . import chapters
+from .evidence import Test, binding, decide
 
-VERDICTS = ("reproduced", "not reproduced", "not comparable")
+# "inconclusive": the figure's interval straddles the rule's threshold (weightmask.evidence.decide)
+VERDICTS = ("reproduced", "inconclusive", "not reproduced", "not comparable")
 CLAIM, METHOD_CHECK = "claim", "method check"
 # A claim is a finding of the paper, which a run can contradict. A method check tests this
 # implementation against what holds by construction (a proof of App. A, a protocol that freezes
@@ -31,10 +36,69 @@ class Claim:
     paper: str   # the paper's figure or statement, as printed there
     source: str  # where in the paper
     kind: str = CLAIM  # one of KINDS
+    tuned: tuple[str, ...] = ()  # ids of the chapter's DEVIATIONS chosen so that this claim's effect shows
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A setting of a chapter's profile that differs from the paper (and the authors' code), and why.
+
+    ``setting`` is its path in the chapter's ``PROFILES`` (``"lstm.beta"``), so that the page shows
+    each profile's value beside the paper's; ``tunes`` marks a setting chosen so that an effect
+    becomes visible at a small profile: the verdicts of the claims naming it link to it."""
+
+    id: str
+    setting: str
+    paper: str    # the paper's value (and the authors' code's, where it says more)
+    reason: str
+    tunes: bool = False
+
+    def value(self, config: dict):
+        """This setting's value in a profile's ``config``."""
+        node = config
+        for key in self.setting.split("."):
+            node = node[key]
+        return node
+
+
+@dataclass(frozen=True)
+class Finding:
+    """This run's side of one claim: the figure as shown, the verdict and why, and the tests the
+    verdict rests on (each a figure with its interval against a threshold, see evidence.Test)."""
+
+    value: str
+    verdict: str
+    why: str
+    tests: tuple[Test, ...] = ()
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+    @property
+    def seeds(self) -> int | None:
+        """How many seeds the verdict rests on (the fewest of its tests' figures)."""
+        return min(t.estimate.seeds for t in self.tests) if self.tests else None
+
+
+def judged(value: str, tests: Sequence[Test], why: str) -> Finding:
+    """The finding whose verdict ``tests`` decide (evidence.decide); an inconclusive one names
+    the figures whose interval straddles their threshold."""
+    tests = tuple(tests)
+    verdict = decide(tests)
+    if verdict == "inconclusive":
+        open_ = [f"{t.what} {t.estimate.text(percent=t.edge <= 1)} straddles {t.edge:g}"
+                 for t in tests if t.outcome() == "open"]
+        why = f"{why}; inconclusive: {'; '.join(open_)}"
+    return Finding(value, verdict, why, tests)
+
+
+def _finding(measured) -> Finding:
+    return measured if isinstance(measured, Finding) else Finding(*measured)
 
 
 # Table 2 of the paper: accuracy [%] per network and tested operation under each mask.
@@ -56,29 +120,33 @@ DOUBLEADD_TABLE3 = pd.DataFrame(
      "pair2": [1, 100, 1, 100, 1, 100], "¬pair2": [63, 8, 99, 16, 76, 42]}, index=_DOUBLEADD_ROWS)
 
 
-def not_learned(measured: dict[str, tuple[str, str, str]], accuracy: float,
-                threshold: float = LEARNED) -> dict[str, tuple[str, str, str]]:
+def not_learned(measured: dict, accuracy: float, threshold: float = LEARNED) -> dict[str, Finding]:
     """Every verdict turned into 'not comparable' when the unmasked network's ``accuracy`` is
     below ``threshold``: masks of a network that cannot do the task show nothing."""
+    measured = {k: _finding(m) for k, m in measured.items()}
     if accuracy >= threshold:
         return measured
     why = f"the network has not learned the task (accuracy {accuracy:.0%} < {threshold:.0%})"
-    return {k: (value, "not comparable", why) for k, (value, _, _) in measured.items()}
+    return {k: Finding(m.value, "not comparable", why) for k, m in measured.items()}
 
 
-def verdict_table(experiment: str, measured: dict[str, tuple[str, str, str]]) -> pd.DataFrame:
-    """Join the paper's claims with this run: ``measured[id] = (this run's figure, verdict, why)``.
+def verdict_table(experiment: str, measured: dict) -> pd.DataFrame:
+    """Join the paper's claims with this run: ``measured[id]`` is a :class:`Finding` (or a tuple
+    ``(this run's figure, verdict, why)`` for a verdict that rests on no interval).
 
-    The column ``kind`` tells the paper's claims from the checks of the method (:data:`KINDS`)."""
+    The column ``kind`` tells the paper's claims from the checks of the method (:data:`KINDS`);
+    ``seeds`` is how many seeds a verdict rests on; ``margin``/``low``/``high`` place the binding
+    test's figure and interval on the rule's own scale (evidence.Test.margin) for the dashboard."""
     rows = []
     for c in chapters.get(experiment).claims:
         if c.id not in measured:
             raise KeyError(f"no measurement for claim {c.id!r} of {experiment}")
-        value, verdict, why = measured[c.id]
-        if verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-        rows.append({"claim": c.text, "paper": c.paper, "source": c.source, "this run": value,
-                     "verdict": verdict, "why": why, "kind": c.kind})
+        f = _finding(measured[c.id])
+        margin = binding(f.tests).margin() if f.tests and f.verdict != "not comparable" else (math.nan,) * 3
+        rows.append({"claim": c.text, "paper": c.paper, "source": c.source, "this run": f.value,
+                     "verdict": f.verdict, "why": f.why, "kind": c.kind,
+                     "seeds": f.seeds if f.seeds is not None else pd.NA, "tuned": ",".join(c.tuned),
+                     "margin": margin[0], "low": margin[1], "high": margin[2]})
     return pd.DataFrame(rows)
 
 
@@ -95,3 +163,58 @@ def with_reference(table: pd.DataFrame, reference: pd.DataFrame | None) -> pd.Da
     if missing:
         raise KeyError(f"the reference has no verdict for {sorted(missing)}")
     return table.join(ref, on="claim")
+
+
+SHOWN = ["verdict", "claim", "paper", "this run", "seeds", "why", "source"]  # a verdict table's columns, as shown
+
+
+def tuned_links(ids: str, chapter: str, profile: str, page: str = "") -> str:
+    """HTML links from a verdict row to the deviations of ``chapter`` that were tuned at ``profile``
+    so that the claim's effect shows (none at a profile that uses the paper's value)."""
+    if not ids:
+        return ""
+    module, config = chapters.get(chapter).module, chapters.get(chapter).profiles[profile]
+    declared = {d.id: d for d in getattr(module, "DEVIATIONS", ())}
+    unknown = [i for i in ids.split(",") if i not in declared]
+    if unknown:
+        raise KeyError(f"{chapter}: claims name undeclared deviations {unknown}; declared: {sorted(declared)}")
+    links = [f'<a href="{page}#deviation-{d.id}">{html.escape(d.setting)} = {d.value(config)!r} '
+             f'(paper {html.escape(d.paper)})</a>' for d in (declared[i] for i in ids.split(","))
+             if repr(d.value(config)) != repr(d.value(chapters.get(chapter).profiles["paper"]))]
+    return ("tuned at this profile: " + ", ".join(links)) if links else ""
+
+
+def deviations_html(chapter: str) -> str:
+    """The chapter's declared deviations as an HTML table: each setting at every profile beside the
+    paper's value, and why (the rows verdicts link to, by ``#deviation-<id>``)."""
+    ch = chapters.get(chapter)
+    names = list(ch.profiles)
+    head = "".join(f"<th>{h}</th>" for h in ["setting", "paper", *names, "why"])
+    rows = [f'<tr id="deviation-{d.id}"><td><code>{html.escape(d.setting)}</code></td><td>{html.escape(d.paper)}'
+            "</td>" + "".join(f"<td>{html.escape(repr(d.value(ch.profiles[p])))}</td>" for p in names)
+            + f"<td>{html.escape(d.reason)}</td></tr>" for d in getattr(ch.module, "DEVIATIONS", ())]
+    return f'<div class="wm-table"><table class="deviations"><thead><tr>{head}</tr></thead>' \
+           f'<tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def verdict_html(verdict: str) -> str:
+    """A verdict as a coloured badge (the CSS classes of book/_static/verdicts.css)."""
+    return f'<span class="verdict {verdict.replace(" ", "-")}">{html.escape(verdict)}</span>'
+
+
+def styled(table: pd.DataFrame, chapter: str, profile: str):
+    """A chapter's verdict table (from :func:`verdict_table`, optionally :func:`with_reference`) as the
+    page shows it: the verdict first and coloured, the seeds it rests on, links to tuned settings."""
+    shown = table.copy()
+    why = shown["why"].map(html.escape)
+    links = shown["tuned"].map(lambda ids: tuned_links(ids, chapter, profile))
+    shown["why"] = [w + (f"<br><i>{t}</i>" if t else "") for w, t in zip(why, links)]
+    for col in ("verdict", "reference verdict"):
+        if col in shown:
+            shown[col] = shown[col].map(verdict_html)
+    for col in ("claim", "paper", "this run", "source", "reference run"):
+        if col in shown:
+            shown[col] = shown[col].astype(str).map(html.escape)
+    shown["seeds"] = shown["seeds"].map(lambda n: "" if pd.isna(n) else str(int(n)))
+    cols = SHOWN + [c for c in ("reference run", "reference verdict") if c in shown]
+    return shown[cols].style.hide(axis="index").set_table_attributes('class="verdicts"')

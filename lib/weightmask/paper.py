@@ -48,14 +48,14 @@ class Deviation:
     """A setting of a chapter's profile that differs from the paper (and the authors' code), and why.
 
     ``setting`` is its path in the chapter's ``PROFILES`` (``"lstm.beta"``), so that the page shows
-    each profile's value beside the paper's; ``tunes`` marks a setting chosen so that an effect
-    becomes visible at a small profile: the verdicts of the claims naming it link to it."""
+    each profile's value beside the paper's. A claim lists in ``Claim.tuned`` the deviations chosen so
+    that its effect becomes visible at a small profile, and its verdict links to them."""
 
     id: str
     setting: str
-    paper: str    # the paper's value (and the authors' code's, where it says more)
+    paper: str    # the paper's value (its text or appendix)
     reason: str
-    tunes: bool = False
+    authors: str = ""  # the authors' code's value (github.com/RobertCsordas/modules), where it says more
 
     def value(self, config: dict):
         """This setting's value in a profile's ``config``."""
@@ -189,10 +189,12 @@ def deviations_html(chapter: str) -> str:
     paper's value, and why (the rows verdicts link to, by ``#deviation-<id>``)."""
     ch = chapters.get(chapter)
     names = list(ch.profiles)
-    head = "".join(f"<th>{h}</th>" for h in ["setting", "paper", *names, "why"])
-    rows = [f'<tr id="deviation-{d.id}"><td><code>{html.escape(d.setting)}</code></td><td>{html.escape(d.paper)}'
-            "</td>" + "".join(f"<td>{html.escape(repr(d.value(ch.profiles[p])))}</td>" for p in names)
-            + f"<td>{html.escape(d.reason)}</td></tr>" for d in getattr(ch.module, "DEVIATIONS", ())]
+    head = "".join(f"<th>{h}</th>" for h in ["setting", "paper", "authors' code", *names, "why"])
+    rows = []
+    for d in getattr(ch.module, "DEVIATIONS", ()):
+        cells = [f"<code>{html.escape(d.setting)}</code>", html.escape(d.paper), html.escape(d.authors or d.paper),
+                 *(html.escape(repr(d.value(ch.profiles[p]))) for p in names), html.escape(d.reason)]
+        rows.append(f'<tr id="deviation-{d.id}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f'<div class="wm-table"><table class="deviations"><thead><tr>{head}</tr></thead>' \
            f'<tbody>{"".join(rows)}</tbody></table></div>'
 

@@ -72,3 +72,15 @@ def test_the_module_takes_its_chapters_arguments(chapter):
 def test_unknown_chapter_names_the_known_ones():
     with pytest.raises(ValueError, match=r"unknown experiment 'nope'; choose one of \['method'"):
         chapters.get("nope")
+
+
+def test_every_declared_deviation_resolves_at_every_profile_and_every_tuned_claim_names_one():
+    for chapter in chapters.CHAPTERS:
+        declared = getattr(chapter.module, "DEVIATIONS", [])
+        assert len({d.id for d in declared}) == len(declared), chapter.name
+        for d in declared:
+            for config in chapter.profiles.values():
+                d.value(config)  # a KeyError names a setting that moved or was misspelt
+            assert d.reason.strip() and d.paper.strip(), (chapter.name, d.id)
+        for claim in chapter.claims:
+            assert set(claim.tuned) <= {d.id for d in declared}, (chapter.name, claim.id)

@@ -70,3 +70,35 @@ def test_a_table_saved_before_claims_had_a_kind_is_read_as_claims(tmp_path):
 def test_a_claim_of_an_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="kind must be one of"):
         paper.Claim("x", "a claim", "1%", "Sec. 1", kind="finding")
+
+
+def test_the_reference_run_and_the_seeds_reach_the_dashboard(tmp_path):
+    store = RunStore(tmp_path)
+    ref = _verdicts("doubleadd", "not reproduced")
+    dashboard.save("doubleadd", _verdicts(), "quick", store, reference=ref)
+    dashboard.save("addmul", _verdicts("addmul"), "quick", store)
+    table = dashboard.collect(["addmul", "doubleadd"], "quick", store)
+    assert (table[table["chapter"] == "doubleadd"]["reference verdict"] == "not reproduced").all()
+    assert (table[table["chapter"] == "addmul"]["reference verdict"] == "").all()
+    out = dashboard.to_html(table)
+    assert "<th>reference verdict</th>" in out and out.count("verdict not-reproduced") == 3
+    assert out.index("<th>verdict</th>") < out.index("<th>claim</th>")  # the verdict comes first
+    assert "reference" not in dashboard.to_html(table[table["chapter"] == "addmul"])
+
+
+def test_counts_name_the_inconclusive_between_reproduced_and_not(tmp_path):
+    table = pd.DataFrame({"verdict": ["not reproduced", "inconclusive", "reproduced", "inconclusive"]})
+    assert dashboard.counts(table) == "1 reproduced, 2 inconclusive, 1 not reproduced"
+
+
+def test_glance_draws_one_row_per_claim_coloured_by_verdict(tmp_path):
+    from weightmask import evidence
+    sure = evidence.Test("x", evidence.over_seeds([0.9, 0.91, 0.92]), at_least=0.8, paper=1.0)
+    measured = {c.id: paper.judged("90%", [sure], "r") for c in chapters.get("doubleadd").claims}
+    measured["sanity"] = ("", "not comparable", "untrained")
+    table = paper.verdict_table("doubleadd", measured).assign(chapter="doubleadd", profile="quick")
+    fig = dashboard.glance(table)
+    ax = fig.axes[0]
+    assert [t.get_text().split(":")[0] for t in ax.get_yticklabels()] == ["doubleadd"] * 3
+    colours = {line.get_color() for line in ax.lines if line.get_marker() in ("o", "s")}
+    assert colours == {dashboard.COLOURS["reproduced"], dashboard.COLOURS["not comparable"]}

@@ -122,13 +122,12 @@ COLOURS = {"reproduced": "#2e7d32", "inconclusive": "#f9a825", "not reproduced":
 SPAN = (-2.0, 3.0)  # the glance figure's axis: a figure beyond it sits at the edge, with an arrow
 
 
-def glance(table: pd.DataFrame, titles: dict[str, str] | None = None):
+def glance(table: pd.DataFrame):
     """One row per claim of ``table``, coloured by verdict: this run's figure and interval on the rule's
     own scale (0: the rule's threshold, 1: the paper's figure; evidence.Test.margin). A claim whose
     verdict rests on no figure (not comparable, not run) shows its colour at the left edge."""
     import matplotlib.pyplot as plt
 
-    titles = titles or {}
     table = _complete(table).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(table) + 1.2))
     lo_edge, hi_edge = SPAN
@@ -147,9 +146,10 @@ def glance(table: pd.DataFrame, titles: dict[str, str] | None = None):
     ax.set_xlim(lo_edge - 0.1, hi_edge + 0.1)
     ax.set_ylim(len(table) - 0.5, -0.5)
     ax.set_yticks(range(len(table)))
-    ax.set_yticklabels([f"{titles.get(c, c)}: {t[:48] + '…' if len(t) > 49 else t}"
+    ax.set_yticklabels([f"{c}: {t[:56] + '…' if len(t) > 57 else t}"
                         for c, t in zip(table["chapter"], table["claim"].astype(str))], fontsize=7)
-    ax.set_xlabel("this run on each rule's scale: 0 = the rule's threshold (solid), 1 = the paper's figure (dotted)")
+    ax.set_xlabel("this run on each rule's own scale\n"
+                  "0 = the rule's threshold (solid), 1 = the paper's figure (dotted)", fontsize=8)
     handles = [plt.Line2D([], [], color=c, marker="o", lw=0, label=v) for v, c in COLOURS.items()
                if v in set(table["verdict"])]
     ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=True)

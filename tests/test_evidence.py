@@ -1,0 +1,60 @@
+"""Figures with intervals, and rules judged on them: a straddled threshold is 'inconclusive'."""
+import pytest
+
+from weightmask import evidence
+from weightmask.evidence import Test
+
+
+def test_wilson_interval_matches_its_textbook_values():
+    # Wilson 95% for 50/100: [0.404, 0.596]; for 0/20 the interval reaches 0 and is [0, 0.161]
+    e = evidence.binomial(0.5, 100)
+    assert e.low == pytest.approx(0.4038, abs=1e-3) and e.high == pytest.approx(0.5962, abs=1e-3)
+    zero = evidence.binomial(0.0, 20)
+    assert zero.low == 0.0 and zero.high == pytest.approx(0.1611, abs=1e-3)
+    assert e.seeds == 1 and "Wilson" in e.basis and "100" in e.basis
+
+
+def test_seed_interval_is_the_t_interval_of_the_mean():
+    e = evidence.over_seeds([0.90, 0.92, 0.94])  # mean 0.92, sd 0.02, t(2) = 4.303
+    half = 4.303 * 0.02 / 3 ** 0.5
+    assert e.value == pytest.approx(0.92) and e.high - e.value == pytest.approx(half, rel=1e-3)
+    assert e.seeds == 3 and e.spread
+    one = evidence.over_seeds([0.7])
+    assert not one.spread and one.seeds == 1 and "no spread" in one.basis
+    assert evidence.t_quantile(100) == pytest.approx(evidence.Z)
+
+
+def test_accuracy_takes_seeds_where_there_are_several_else_the_test_set():
+    assert evidence.accuracy([0.8], 500).basis == evidence.binomial(0.8, 500).basis
+    assert evidence.accuracy([0.8, 0.9], 500).seeds == 2
+
+
+def test_a_rule_passes_fails_or_is_inconclusive_by_the_whole_interval():
+    near = evidence.binomial(0.30, 100)  # [0.22, 0.40]
+    assert Test("x", near, at_most=0.50).outcome() == "pass"
+    assert Test("x", near, at_most=0.10).outcome() == "fail"
+    assert Test("x", near, at_most=0.25).outcome() == "open"
+    assert Test("x", near, at_least=0.2, at_most=0.45).outcome() == "pass"
+    sure, open_, fail = (Test("a", near, at_most=t) for t in (0.5, 0.25, 0.1))
+    assert evidence.decide([sure]) == "reproduced"
+    assert evidence.decide([sure, open_]) == "inconclusive"
+    assert evidence.decide([open_, fail]) == "not reproduced"
+
+
+def test_margin_puts_the_threshold_at_zero_and_the_papers_figure_at_one():
+    t = Test("kept", evidence.exact(0.9), at_least=0.8, paper=1.0)
+    assert t.margin() == pytest.approx((0.5, 0.5, 0.5))
+    below = Test("drop", evidence.exact(0.1), at_most=0.25, paper=0.05)  # passing side is downwards
+    assert below.margin()[0] == pytest.approx(0.75)
+    assert Test("x", evidence.exact(0.3), at_most=0.25, paper=0.05).margin()[0] < 0
+    assert evidence.binding([t, below]) is t
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: evidence.binomial(0.5, 0), "n"), (lambda: evidence.binomial(1.5, 10), "rate"),
+    (lambda: evidence.over_seeds([]), "at least one"), (lambda: Test("x", evidence.exact(1.0)), "at_least"),
+    (lambda: evidence.decide([]), "at least one"), (lambda: evidence.Estimate(1.0, 0.0, 0.5, 1, ""), "contain"),
+])
+def test_bad_input_is_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

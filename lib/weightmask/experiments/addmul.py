@@ -13,25 +13,45 @@ from collections.abc import Iterable
 import pandas as pd
 import torch
 
-from .. import checks, paper
+from .. import checks, evidence, paper
 from ..mask import Mask
 from ..masking import MaskedModel
 from ..store import RunStore
 from ..tasks import arithmetic
-from . import arith_nets, seed_ids
+from . import arith_nets, doubleadd, method, seed_ids
 
 OPS = arithmetic.OPS
 PERFORMED = ("add", "mul", "none")
 PAIRS = ((OPS[0], OPS[1]), (OPS[1], OPS[0]))  # (an operation, the other one)
 # Sec. 3.1: "the multiplication uses 3.8 times more weights than the addition (Fig. 12)", the
 # FNN's (Fig. 12a; the paper prints no figure for the LSTM of Fig. 12b, whose ratio is shown but
-# not judged). The ratio is of the masks' weights summed over layers, means over seeds. It is
-# printed without a spread, and both mask sizes move with beta and the network's size (Fig. 10,
-# 11), so it is judged within a factor of 1.5 either way, 2.5x to 5.7x: the paper's figure with
-# one of the two mask sizes off by half. A ratio of 2x, about half the paper's, is not its
-# figure, nor is one of 6x; either direction fails.
+# not judged). The ratio is of the masks' weights summed over layers, per seed, its mean and
+# interval over seeds. It is printed without a spread, and both mask sizes move with beta and the
+# network's size (Fig. 10, 11), so it is judged within a factor of 1.5 either way, 2.5x to 5.7x:
+# the paper's figure with one of the two mask sizes off by half. A ratio of 2x, about half the
+# paper's, is not its figure, nor is one of 6x; either direction fails.
 MUL_RATIO = 3.8
 RATIO_TOLERANCE = 1.5
+# Sec. 3.1 / Fig. 1: "more sharing in the input and output layers and less in the hidden layers".
+# Fig. 1 prints no values: the rule asks only the order, the first and last layers' mean sharing
+# above the hidden layers' (per network and operation, per seed, over seeds).
+ENDS_ABOVE = 0.0
+# App. C.4 / Fig. 13: the FNN "performs the one corresponding to the mask", the LSTM "tends to
+# perform invalid operations". Fig. 13 prints no values; "performs" and "tends to" are judged as
+# "most answers": more than half of the answers to the other operation's inputs.
+MOST = 0.5
+# App. C.4 / Table 2: "inverted masks do not perform well, showing that the separation of the
+# modules is limited". Judged on what the inversion is for (Sec. 2: "the inverted masks are expected
+# to perform well on the complementary task"): the other operation's accuracy under an operation's
+# inverted mask, the mean of the two inverted masks, relative to the unmasked accuracy, stays below
+# the level the double-addition chapter calls "nearly full" (doubleadd.NEAR_FULL, 80%). Table 2
+# passes it far from the edge: FNN (69 + 20) / 2 = 44.5%, LSTM (6 + 1) / 2 = 3.5%; Table 1's double
+# addition, where the paper finds the modules separate, fails it (93-100%). The mean, not each mask:
+# the statement is about the inverted masks together, and the paper's own FNN ¬add keeps mul at
+# 69 ± 9.7% (10 seeds), so about one run in eight of the paper's setting would put one inverted
+# mask above 80%, while the mean of the two (spread about 6 points) stays 35 points below it.
+NOT_WELL = doubleadd.NEAR_FULL
+N_TEST = method.N_TEST  # test samples per operation: every (a, b) pair
 
 
 # Sec. 3.1 / App. C.4. The FNN and its full-task mask are the method chapter's stages
@@ -40,7 +60,7 @@ RATIO_TOLERANCE = 1.5
 # multiplication in 6000 steps) at lr 3e-3 for 4000 steps (at 1e-3 it needs 8000), one seed
 # each. Quick FNN masks train for 4000 steps at a 3x larger learning rate (at 1e-2 they
 # are still shrinking after 4k steps; 2000 at 6e-2 leave too many probabilities between 0
-# and 1 for Fig. 9), the LSTM's for 1000 at 6e-2.
+# and 1 for Fig. 9), the LSTM's for 1000 at 6e-2. smoke only shows that the code runs.
 PROFILES = {
     "smoke": dict(seeds=1, sizes=[42, 64, 64, 20], batch=128, train_steps=40, mask_steps=40,
                   lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4, eval_every=20,
@@ -60,13 +80,52 @@ PROFILES = {
 
 CLAIMS = [
     paper.Claim("shared-ends", "Add and mul share more weights in the first and last layers than in "
-                "hidden layers", "sharing highest at the input and output layers", "Sec. 3.1, Fig. 1"),
+                "hidden layers", "sharing highest at the input and output layers", "Sec. 3.1, Fig. 1",
+                tuned=("mask_lr", "lstm.mask_lr")),
     paper.Claim("mul-more", "Multiplication uses several times more weights than addition",
-                "3.8x", "Sec. 3.1, Fig. 12"),
+                "3.8x", "Sec. 3.1, Fig. 12", tuned=("mask_lr",)),
     paper.Claim("fnn-follows-mask", "Under one operation's mask the FNN performs that operation "
-                "whatever the selector says", "performs the masked operation", "App. C.4, Fig. 13a-c"),
+                "whatever the selector says", "performs the masked operation", "App. C.4, Fig. 13a-c",
+                tuned=("mask_lr",)),
     paper.Claim("lstm-invalid", "Under one operation's mask the LSTM answers the other operation "
-                "with invalid outputs (neither sum nor product)", "mostly 'none'", "App. C.4, Fig. 13d-f"),
+                "with invalid outputs (neither sum nor product)", "mostly 'none'", "App. C.4, Fig. 13d-f",
+                tuned=("lstm.mask_lr",)),
+    paper.Claim("inverted-limited", "Inverted masks do not perform well on the other operation: the "
+                "separation of the modules is limited", "FNN: ¬add leaves mul 69%, ¬mul leaves add 20%; "
+                "LSTM: 6%, 1%", "App. C.4, Table 2"),
+]
+
+# One per setting of the smoke and quick profiles that differs from the paper's (App. C.2, C.4); the
+# reasons are those of the comment above PROFILES. A larger mask learning rate lets the shorter mask
+# training converge: a mask still shrinking keeps more of the weights than its operation needs, which
+# hides the separation that Fig. 1, 12 and 13 show, so those claims name it as tuned.
+_SMOKE = "a smoke run only shows that the code runs end to end"
+DEVIATIONS = [
+    paper.Deviation("seeds", "seeds", "10, App. C.2", "one seed at smoke and quick: each seed trains a network "
+                    "and three masks on a CPU; the verdicts say how many seeds they rest on"),
+    paper.Deviation("sizes", "sizes", "42-2000-2000-2000-2000-20, App. C.4",
+                    "quick: the 400-400-200 network that App. C.4 says solves the task (shared with the method "
+                    f"chapter); smoke: {_SMOKE}"),
+    paper.Deviation("train_steps", "train_steps", "20,000, App. C.4",
+                    "quick: 6000 steps, the method chapter's network, a CPU's budget (a network that has not learned "
+                    f"the task makes its claims 'not comparable'); smoke: {_SMOKE}"),
+    paper.Deviation("mask_steps", "mask_steps", "20,000 per mask, App. C.4",
+                    f"quick: 4000 steps per mask, at a larger learning rate (mask_lr); smoke: {_SMOKE}"),
+    paper.Deviation("mask_lr", "mask_lr", "1e-2, App. C.4",
+                    "quick: 3x the paper's, for the shorter mask training: at 1e-2 the masks are still shrinking "
+                    "after 4k steps; 2000 steps at 6e-2 leave too many probabilities between 0 and 1 (Fig. 9)"),
+    paper.Deviation("lstm.seeds", "lstm.seeds", "10, App. C.2", "one seed at smoke and quick, as the FNN"),
+    paper.Deviation("lstm.hidden", "lstm.hidden", "256, App. C.4",
+                    f"quick: the paper's 256 (at 128 units the LSTM does not learn multiplication in 6000 steps); "
+                    f"smoke: {_SMOKE}"),
+    paper.Deviation("lstm.train_steps", "lstm.train_steps", "20,000, App. C.4",
+                    f"quick: 4000 steps at a larger learning rate (lstm.lr); smoke: {_SMOKE}"),
+    paper.Deviation("lstm.lr", "lstm.lr", "1e-3, App. C.2",
+                    "quick: 3e-3, so that 4000 steps suffice (at 1e-3 the LSTM needs 8000)"),
+    paper.Deviation("lstm.mask_steps", "lstm.mask_steps", "20,000 per mask, App. C.4",
+                    f"quick: 1000 steps per mask, at a larger learning rate (lstm.mask_lr); smoke: {_SMOKE}"),
+    paper.Deviation("lstm.mask_lr", "lstm.mask_lr", "1e-2, App. C.4",
+                    "quick: 6e-2, so that the masks' 1000 steps converge"),
 ]
 
 
@@ -154,59 +213,96 @@ def _unmasked(results: dict, net: str | None = None) -> float:
     return float(acc.groupby(["net", "op"])["accuracy"].mean().min())
 
 
-def _wrong_selector(results: dict, net: str, performed: str | None = None) -> dict[str, float]:
-    """Per operation's mask, with the other operation's selector: the share of answers that are
-    ``performed`` (default: the masked operation's results)."""
-    df = results["performed"]
-    p = df[df["net"] == net].groupby(["mask", "selector", "performed"])["fraction"].mean()
-    return {o: float(p[(o, other, performed or o)]) for o, other in PAIRS}
+def _per_seed(df: pd.DataFrame, index: list[str], value: str, aggfunc: str = "mean") -> pd.DataFrame:
+    """``df[value]`` with one column per seed (rows: ``index``), seeds in the same order in every row."""
+    return df.pivot_table(index=index, columns="seed", values=value, aggfunc=aggfunc)
 
 
-def _mul_more(counts: pd.DataFrame) -> tuple[str, str, str]:
+def _n_performed() -> int:
+    """Test inputs per selector in Fig. 13's counts: the (a, b) pairs whose sum and product differ."""
+    a, b = torch.meshgrid(torch.arange(100), torch.arange(100), indexing="ij")
+    return int(((a + b) % 100 != (a * b) % 100).sum())
+
+
+def _shared_ends(sharing: pd.DataFrame) -> paper.Finding:
+    """Fig. 1: per network and operation, the first and last layers' sharing above the hidden layers'."""
+    tests, parts = [], []
+    for (net, op), df in sharing.groupby(["net", "op"]):
+        g = _per_seed(df, ["layer"], "shared")
+        ends, hidden = g.loc[[g.index.min(), g.index.max()]], g.drop([g.index.min(), g.index.max()])
+        if hidden.empty:
+            return paper.Finding("no hidden layer", "not comparable", f"the {net} has no hidden weight layer")
+        gap = evidence.over_seeds((ends.mean() - hidden.mean()).tolist())
+        tests.append(evidence.Test(f"{net} {op}: ends minus hidden sharing", gap, at_least=ENDS_ABOVE))
+        parts.append(f"{net} {op}: ends {ends.mean().mean():.0%}, hidden {hidden.mean().mean():.0%}")
+    return method.judge("; ".join(parts), tests, "in every network both operations share a larger part of their "
+                        "weights in the first and last layers than in the hidden layers (mean over seeds)")
+
+
+def _mul_more(counts: pd.DataFrame) -> paper.Finding:
     """Sec. 3.1 / Fig. 12: the FNN's mul / add ratio of kept weights against the paper's 3.8x."""
-    kept = counts.groupby(["net", "op", "seed"])["kept"].sum().groupby(["net", "op"]).mean().unstack("op")
-    ratio = kept["mul"] / kept["add"]
+    ratios = {}
+    for net, df in counts.groupby("net"):
+        kept = _per_seed(df, ["op"], "kept", "sum")  # summed over layers
+        ratios[net] = evidence.over_seeds((kept.loc["mul"] / kept.loc["add"]).tolist())
+    value = "; ".join(f"{n}: mul / add = {method.text(r, percent=False)}" for n, r in ratios.items())
+    if "FNN" not in ratios:
+        return paper.Finding(value or "no run", "not comparable", "the paper's 3.8x is the FNN's; this run has no FNN")
     low, high = MUL_RATIO / RATIO_TOLERANCE, MUL_RATIO * RATIO_TOLERANCE
-    value = "; ".join(f"{n}: mul / add = {r:.1f}x" for n, r in ratio.items())
-    if "FNN" not in ratio.index:
-        return value or "no run", "not comparable", "the paper's 3.8x is the FNN's; this run has no FNN"
-    fnn = float(ratio["FNN"])
-    inside = low <= fnn <= high
-    return (value, "reproduced" if inside else "not reproduced",
-            f"the FNN's ratio is {'within' if inside else 'outside'} a factor {RATIO_TOLERANCE:g} of the paper's "
-            f"{MUL_RATIO:g}x ({low:.1f}x to {high:.1f}x); the LSTM's is shown, the paper prints none")
+    return method.judge(value, [evidence.Test("FNN: mul / add weights", ratios["FNN"], at_least=low, at_most=high,
+                                              paper=MUL_RATIO)],
+                        f"the FNN's ratio within a factor {RATIO_TOLERANCE:g} of the paper's {MUL_RATIO:g}x "
+                        f"({low:.1f}x to {high:.1f}x); the LSTM's is shown, the paper prints none")
+
+
+def _wrong_selector(results: dict, net: str, performed: str | None, what: str) -> paper.Finding:
+    """Fig. 13: under each operation's mask, with the other operation's selector, the share of answers
+    that are ``performed`` (default: the masked operation's results), over seeds or test inputs."""
+    df = results["performed"]
+    p = _per_seed(df[df["net"] == net], ["mask", "selector", "performed"], "fraction")
+    tests = [evidence.Test(f"{o} mask, {other} selector", evidence.accuracy(p.loc[(o, other, performed or o)].tolist(),
+                                                                            _n_performed()), at_least=MOST)
+             for o, other in PAIRS]
+    return method.judge("; ".join(f"{t.what}: {method.text(t.estimate)}" for t in tests), tests,
+                        f"under each operation's mask most answers to the other operation's inputs are {what}")
+
+
+def _inverted(results: dict) -> paper.Finding:
+    """Table 2: per network, the other operation's accuracy under the two inverted masks (their mean),
+    relative to the unmasked accuracy, below :data:`NOT_WELL`."""
+    tests, parts = [], []
+    for net, df in results["accuracy"].groupby("net"):
+        acc = _per_seed(df, ["mask", "op"], "accuracy")
+        kept = sum(acc.loc[("¬" + o, other)] for o, other in PAIRS) / len(PAIRS)
+        unmasked = sum(acc.loc[("none", other)] for _, other in PAIRS) / len(PAIRS)
+        t2 = paper.ADDMUL_TABLE2.loc[net] if net in paper.ADDMUL_TABLE2.index.unique("net") else None
+        ref = None if t2 is None else float(sum(t2.loc[other, "¬" + o] for o, other in PAIRS) / len(PAIRS) / 100)
+        tests.append(evidence.Test(f"{net}: other operation under the inverted masks, of unmasked",
+                                   method.relative(kept.tolist(), unmasked.tolist(), len(PAIRS) * N_TEST),
+                                   at_most=NOT_WELL, paper=ref))
+        parts.append(f"{net}: ¬add leaves mul {acc.loc[('¬add', 'mul')].mean():.0%}, ¬mul leaves add "
+                     f"{acc.loc[('¬mul', 'add')].mean():.0%} (mean of the two, of unmasked: "
+                     f"{method.text(tests[-1].estimate)})")
+    return method.judge("; ".join(parts), tests, "in every network the other operation keeps, under the inverted "
+                        f"masks (mean of the two), less than {NOT_WELL:.0%} of its unmasked accuracy")
 
 
 def verdicts(results: dict) -> pd.DataFrame:
     """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
-    sh = results["sharing"].groupby(["net", "op", "layer"])["shared"].mean()
-    parts, more = [], []
-    for net in sh.index.unique("net"):
-        by = sh[net].unstack("layer")
-        last = by.columns.max()
-        ends, hidden = by[[1, last]].mean(axis=1), by.drop(columns=[1, last]).mean(axis=1)
-        more.append(bool((ends > hidden).all()) and by.shape[1] > 2)
-        parts += [f"{net} {o}: ends {ends[o]:.0%}, hidden {hidden[o]:.0%}" for o in by.index]
-    shared = ("; ".join(parts), "reproduced" if all(more) else "not reproduced",
-              "in every network both operations share a larger part of their weights in the first "
-              "and last layers" if all(more) else
-              "in at least one network the hidden layers share as much as or more than the first and last")
-    measured, learned = {"shared-ends": shared, "mul-more": _mul_more(results["counts"])}, {}
+    ran = set(results["accuracy"]["net"])
+    measured = {"shared-ends": _shared_ends(results["sharing"]), "mul-more": _mul_more(results["counts"]),
+                "inverted-limited": _inverted(results)}
     for claim, net, performed, what in (("fnn-follows-mask", "FNN", None, "the masked op's results"),
                                         ("lstm-invalid", "LSTM", "none", "neither sum nor product")):
-        if net not in sh.index.unique("net"):
-            measured[claim] = ("no run", "not comparable", f"this run has no {net}")
-            continue
-        share = _wrong_selector(results, net, performed)
-        ok = all(v > 0.5 for v in share.values())
-        measured[claim] = ("; ".join(f"{o} mask, {other} selector: {share[o]:.0%}" for o, other in PAIRS),
-                           "reproduced" if ok else "not reproduced",
-                           f"under {'each' if ok else 'at least one'} op's mask "
-                           f"{'most' if ok else 'not most'} answers to the other op's inputs are {what}")
-        learned[claim] = _unmasked(results, net)
-    out = paper.not_learned({k: v for k, v in measured.items() if k not in learned}, _unmasked(results))
-    for claim, acc in learned.items():
-        out[claim] = paper.not_learned({claim: measured[claim]}, acc)[claim]
+        measured[claim] = (_wrong_selector(results, net, performed, what) if net in ran else
+                           paper.Finding("no run", "not comparable", f"this run has no {net}"))
+    # a network that has not learned its task makes its claims vacuous: the claims about every network
+    # go by the worst one, the FNN's and the LSTM's by their own
+    own = {"mul-more": "FNN", "fnn-follows-mask": "FNN", "lstm-invalid": "LSTM"}
+    out = {}
+    for claim, finding in measured.items():
+        net = own.get(claim)
+        out[claim] = paper.not_learned({claim: finding}, _unmasked(results, net if net in ran else None))[claim]
     return paper.verdict_table("addmul", out)
 
 

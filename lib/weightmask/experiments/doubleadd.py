@@ -17,13 +17,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import checks, paper
+from .. import checks, evidence, paper
 from ..mask import Mask
 from ..masking import MaskedModel
 from ..models import FNN
 from ..store import RunStore
 from ..tasks import double_add
-from . import arith_nets, seed_ids
+from . import arith_nets, method, seed_ids
 
 PAIRS = double_add.PAIRS
 NETS = ("FNN", "LSTM", "LSTM (forced)")
@@ -35,9 +35,32 @@ TABLE_MASKS = ("full", "pair1", "¬pair1", "pair2", "¬pair2")
 # over seeds, lies at or below 25%. So is every one of this run's hidden-layer bars, or the
 # sharing is not as low as the paper's.
 LOW = 0.25
-NEAR_FULL = 0.8      # kept accuracy, relative to the unmasked network, that is "nearly full"
-NEAR_CHANCE = 0.25   # accuracy at most this is "near chance" (chance: 0.01; paper's FNN: 0.20)
-NEAR_COMPLETE = 0.8  # hidden-layer sharing at least this is "near-complete"
+# Sec. 3.2 / Table 1: removing one pair's weights (its inverted mask) leaves the other pair "only
+# slightly" lower and the removed pair near chance (1%). "Nearly full": at least 80% of the other
+# pair's unmasked accuracy; the paper's lowest is the FNN's 92 ± 10.5% (10 seeds: 84-100%). "Near
+# chance": at most 25%; the paper's highest is the FNN's 20 ± 12.7% and 21 ± 11.0% (at its own 10
+# seeds that interval, 11-29%, straddles the bound: decisive only nearer chance, as its LSTMs are).
+NEAR_FULL = 0.8
+NEAR_CHANCE = 0.25
+# App. C.1 / Fig. 8: with the I/O weights copied "the sharing is almost perfect"; Fig. 8 prints no
+# value: "near-complete" is at least 80% of the hidden layers' weights shared (mean over layers).
+NEAR_COMPLETE = 0.8
+# App. C.5.1 / Table 3 (only the hidden layers inverted): "the inverted mask tends to work well on
+# the opposite task, while its performance is significantly lower on the original task". Judged by
+# the gap: for every network and inverted pair, the other pair's accuracy minus the removed pair's
+# at least 20 points. The paper's smallest gap is 34 points (LSTM forced, ¬pair2: 76 ± 10.0% vs
+# 42 ± 14.7%); with those spreads over its 10 seeds the gap's interval reaches down to about 21
+# points (t-interval, sd of the difference up to 17.8), so 20 points is the bar the paper's own
+# weakest case clears; its other gaps are 55-83 points. The opposite task's level itself gets no
+# bar: the paper calls its FNN's 62-63% "tends to work well".
+GAP = 0.20
+# Sec. 3.2: "No difference between the two LSTM variants was observed". Judged on Table 1: every
+# cell of the LSTM and the forced LSTM within 10 points of each other. The paper's cells are at
+# most 4 points apart (¬pair1 on pair 2: 100 ± 0.2% vs 96 ± 4.1%); 10 points is that gap plus
+# about 1.5 of the larger cell's spread, and half of the 20 points the chapter asks of a
+# "significant" gap (GAP).
+SAME = 0.10
+N_TEST = double_add.TEST_SIZE  # test samples per pair: the fixed random quadruples
 
 
 # Sec. 3.2 / App. C.1, C.5. The LSTM settings serve both LSTMs (together and forced).
@@ -64,12 +87,51 @@ PROFILES = {
 
 CLAIMS = [
     paper.Claim("low-sharing", "The two pairs' modules share few weights in the hidden layers, "
-                "although the same function is computed twice", "weight sharing is low", "Sec. 3.2, Fig. 2"),
+                "although the same function is computed twice", "weight sharing is low", "Sec. 3.2, Fig. 2",
+                tuned=("fnn.mask_lr", "lstm.mask_lr")),
     paper.Claim("inverted-pair", "Without the weights of one pair's mask the other pair keeps nearly its "
                 "full accuracy, while the removed pair drops near chance",
-                "FNN 94% / 20%, LSTM 100% / 2%, forced 96% / 4%", "Sec. 3.2, Table 1"),
+                "FNN 94% / 20%, LSTM 100% / 2%, forced 96% / 4%", "Sec. 3.2, Table 1",
+                tuned=("fnn.mask_lr", "lstm.mask_lr")),
     paper.Claim("sanity", "When the hidden layers cannot tell the pairs apart (I/O weights copied), "
                 "the method finds near-complete sharing there", "sharing almost perfect", "App. C.1, Fig. 8"),
+    paper.Claim("hidden-inverted", "With only the hidden layers inverted, the inverted mask works on the "
+                "other pair and is significantly worse on its own", "gaps of 34-83 points (forced, ¬pair2: "
+                "76% vs 42%)", "App. C.5.1, Table 3", tuned=("fnn.mask_lr", "lstm.mask_lr")),
+    paper.Claim("lstm-variants", "The LSTM that sees both pairs together and the forced LSTM behave alike",
+                "no difference observed (Table 1 cells at most 4 points apart)", "Sec. 3.2, Table 1"),
+]
+
+# One per setting of the smoke and quick profiles that differs from the paper's (App. C.2, C.4,
+# C.5); the reasons are those of the comment above PROFILES. At 1e-2 the masks are still shrinking
+# after 2-3k steps: a mask that keeps more weights than its pair needs overlaps the other pair's
+# more, and its inversion removes weights the other pair needs, which hides the separation of
+# Fig. 2 and Tables 1 and 3, so those claims name the masks' learning rates as tuned.
+_SMOKE = "a smoke run only shows that the code runs end to end"
+DEVIATIONS = [
+    paper.Deviation("seeds", "seeds", "10, App. C.2", "one seed at smoke and quick: each seed trains three networks "
+                    "and their masks on a CPU; the verdicts say how many seeds they rest on"),
+    paper.Deviation("fnn.sizes", "fnn.sizes", "80-2000-2000-2000-2000-40, App. C.4, C.5",
+                    "quick: the 400-400-200 network (App. C.4 says it solves add/mul; it solves both pairs after "
+                    f"1000 steps); smoke: {_SMOKE}"),
+    paper.Deviation("fnn.train_steps", "fnn.train_steps", "20,000, App. C.4, C.5",
+                    f"quick: 2000 steps (the FNN solves both pairs after 1000); smoke: {_SMOKE}"),
+    paper.Deviation("fnn.mask_steps", "fnn.mask_steps", "20,000 per mask, App. C.4, C.5",
+                    f"quick: 1500 steps per mask, at a larger learning rate (fnn.mask_lr); smoke: {_SMOKE}"),
+    paper.Deviation("fnn.mask_lr", "fnn.mask_lr", "1e-2, App. C.4, C.5",
+                    "quick: 6x the paper's, for the shorter mask training: at 1e-2 the masks are still shrinking "
+                    "after 2-3k steps"),
+    paper.Deviation("lstm.seeds", "lstm.seeds", "10, App. C.2", "one seed at smoke and quick, as the FNN"),
+    paper.Deviation("lstm.hidden", "lstm.hidden", "256, App. C.4, C.5",
+                    "quick: 128 units, which learn both pairs (99.7-100% after 3000 steps) at a CPU's cost; "
+                    f"smoke: {_SMOKE}"),
+    paper.Deviation("lstm.train_steps", "lstm.train_steps", "20,000, App. C.4, C.5",
+                    f"quick: 3000 steps (the LSTMs solve both pairs after 3000, 99.7-100%); smoke: {_SMOKE}"),
+    paper.Deviation("lstm.mask_steps", "lstm.mask_steps", "20,000 per mask, App. C.4, C.5",
+                    f"quick: 1000 steps per mask, at a larger learning rate (lstm.mask_lr); smoke: {_SMOKE}"),
+    paper.Deviation("lstm.mask_lr", "lstm.mask_lr", "1e-2, App. C.4, C.5",
+                    "quick: 6x the paper's, for the shorter mask training: at 1e-2 the masks are still shrinking "
+                    "after 2-3k steps"),
 ]
 
 
@@ -174,53 +236,120 @@ def _hidden_sharing(df: pd.DataFrame) -> pd.Series:
     return pd.Series(out)
 
 
+def _hidden(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the hidden layers (all but each network's first and last)."""
+    last = df.groupby("net")["layer"].transform("max")
+    return df[(df["layer"] > 1) & (df["layer"] < last)]
+
+
 def _hidden_bars(df: pd.DataFrame) -> pd.Series:
     """Fig. 2's hidden-layer bars: per network, layer (all but the first and last) and pair, the
     sharing as a mean over seeds."""
-    last = df.groupby("net")["layer"].transform("max")
-    hidden = df[(df["layer"] > 1) & (df["layer"] < last)]
-    return hidden.groupby(["net", "layer", "pair"])["shared"].mean()
+    return _hidden(df).groupby(["net", "layer", "pair"])["shared"].mean()
+
+
+def _seeds(acc: pd.DataFrame, net: str, mask: str, pair: str) -> list[float]:
+    """One network's accuracy on ``pair`` under ``mask``, one value per seed in seed order."""
+    a = acc[(acc["net"] == net) & (acc["mask"] == mask) & (acc["pair"] == pair)]
+    return a.groupby("seed")["accuracy"].mean().tolist()
+
+
+def _low_sharing(sharing: pd.DataFrame) -> paper.Finding:
+    """Fig. 2: every hidden-layer bar (per network, layer and pair, over seeds) at most :data:`LOW`."""
+    hidden = _hidden(sharing)
+    tests = [evidence.Test(f"{net} layer {layer} {pair}: sharing", evidence.over_seeds(g.groupby("seed")["shared"]
+                                                                                       .mean().tolist()), at_most=LOW)
+             for (net, layer, pair), g in hidden.groupby(["net", "layer", "pair"])]
+    bars = _hidden_bars(sharing)
+    return method.judge("; ".join(f"{n}: mean {v:.0%}, highest bar {bars[n].max():.0%}"
+                                  for n, v in _hidden_sharing(sharing).items()), tests,
+                        f"every hidden layer's sharing (per pair, over seeds) is at most {LOW:.0%}, the top of the "
+                        "paper's Fig. 2")
+
+
+def _inverted_pair(acc: pd.DataFrame, nets: list[str]) -> paper.Finding:
+    """Table 1: under each pair's inverted mask the other pair keeps :data:`NEAR_FULL` of its
+    unmasked accuracy and the removed pair falls to :data:`NEAR_CHANCE`."""
+    tests, parts = [], []
+    for n in nets:
+        t1 = paper.DOUBLEADD_TABLE1.loc[n] if n in paper.DOUBLEADD_TABLE1.index.unique("net") else None
+        for p, other in (PAIRS, PAIRS[::-1]):
+            keep = method.relative(_seeds(acc, n, "¬" + p, other), _seeds(acc, n, "none", other), N_TEST)
+            drop = evidence.accuracy(_seeds(acc, n, "¬" + p, p), N_TEST)
+            tests += [evidence.Test(f"{n} ¬{p}: {other}, of unmasked", keep, at_least=NEAR_FULL,
+                                    paper=None if t1 is None else t1.loc[other, "¬" + p] / 100),
+                      evidence.Test(f"{n} ¬{p}: {p}", drop, at_most=NEAR_CHANCE,
+                                    paper=None if t1 is None else t1.loc[p, "¬" + p] / 100)]
+        parts.append(f"{n}: ¬pair1 leaves pair 2 at {tests[-4].estimate.value:.0%} of unmasked, pair 1 at "
+                     f"{tests[-3].estimate.value:.0%}; ¬pair2 leaves pair 1 at {tests[-2].estimate.value:.0%}, "
+                     f"pair 2 at {tests[-1].estimate.value:.0%}")
+    return method.judge("; ".join(parts), tests,
+                        f"for every network and inverted pair mask the other pair keeps >= {NEAR_FULL:.0%} of its "
+                        f"unmasked accuracy and the removed pair falls to <= {NEAR_CHANCE:.0%}")
+
+
+def _gaps(acc: pd.DataFrame, nets: list[str]) -> list[evidence.Test]:
+    """Table 3: per network and inverted pair, the other pair's accuracy minus the removed pair's
+    under the hidden-only inverted mask, at least :data:`GAP`."""
+    tests = []
+    for n in nets:
+        t3 = paper.DOUBLEADD_TABLE3.loc[n] if n in paper.DOUBLEADD_TABLE3.index.unique("net") else None
+        for p, other in (PAIRS, PAIRS[::-1]):
+            mask = f"¬{p} (hidden)"
+            tests.append(evidence.Test(f"{n} ¬{p} (hidden): {other} minus {p}",
+                                       method.difference(_seeds(acc, n, mask, other), _seeds(acc, n, mask, p), N_TEST),
+                                       at_least=GAP, paper=None if t3 is None else
+                                       (t3.loc[other, "¬" + p] - t3.loc[p, "¬" + p]) / 100))
+    return tests
+
+
+def _variants(acc: pd.DataFrame) -> list[evidence.Test]:
+    """Table 1: per cell, the LSTM's accuracy minus the forced LSTM's, within :data:`SAME` either way."""
+    a, b = NETS[1], NETS[2]
+    t1 = paper.DOUBLEADD_TABLE1
+    return [evidence.Test(f"{m} on {p}: {a} minus {b}",
+                          method.difference(_seeds(acc, a, m, p), _seeds(acc, b, m, p), N_TEST),
+                          at_least=-SAME, at_most=SAME, paper=(t1.loc[(a, p), m] - t1.loc[(b, p), m]) / 100)
+            for p in PAIRS for m in TABLE_MASKS]
 
 
 def verdicts(results: dict) -> pd.DataFrame:
     """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
-    acc = results["accuracy"].groupby(["net", "mask", "pair"])["accuracy"].mean()
-    net_names = list(dict.fromkeys(results["accuracy"]["net"]))
-    unmasked = {n: float(acc[n]["none"].min()) for n in net_names}
+    acc = results["accuracy"]
+    net_names = list(dict.fromkeys(acc["net"]))
+    unmasked = {n: min(float(acc[(acc["net"] == n) & (acc["mask"] == "none") & (acc["pair"] == p)]["accuracy"].mean())
+                       for p in PAIRS) for n in net_names}
 
-    bars = _hidden_bars(results["sharing"])
-    low = bool((bars <= LOW).all())
-    low_sharing = ("; ".join(f"{n}: mean {v:.0%}, highest bar {bars[n].max():.0%}"
-                             for n, v in _hidden_sharing(results["sharing"]).items()),
-                   "reproduced" if low else "not reproduced",
-                   f"every hidden layer's sharing (per pair, mean over seeds) is at most {LOW:.0%}, the top of the "
-                   "paper's Fig. 2" if low else
-                   f"a hidden layer's sharing exceeds {LOW:.0%}, the top of the paper's Fig. 2, in at least one "
-                   "network")
+    gaps = _gaps(acc, net_names)
+    hidden_inverted = method.judge("; ".join(f"{t.what}: {method.text(t.estimate)}" for t in gaps), gaps,
+                                   f"for every network and inverted pair the other pair's accuracy exceeds the "
+                                   f"removed pair's by >= {GAP * 100:.0f} points under the hidden-only inverted mask")
 
-    parts, ok = [], True
-    for n in net_names:
-        for p, other in (PAIRS, PAIRS[::-1]):
-            keep, drop = float(acc[n]["¬" + p][other]), float(acc[n]["¬" + p][p])
-            ok &= keep >= NEAR_FULL * float(acc[n]["none"][other]) and drop <= NEAR_CHANCE
-        parts.append(f"{n}: ¬pair1 leaves pair 2 at {float(acc[n]['¬pair1']['pair2']):.0%}, "
-                     f"pair 1 at {float(acc[n]['¬pair1']['pair1']):.0%}")
-    inverted = ("; ".join(parts), "reproduced" if ok else "not reproduced",
-                f"for every network and inverted pair mask the other pair keeps >= {NEAR_FULL:.0%} of its "
-                f"unmasked accuracy and the removed pair falls to <= {NEAR_CHANCE:.0%}" if ok else
-                f"for at least one network or pair the other pair keeps < {NEAR_FULL:.0%} of its accuracy "
-                f"or the removed pair stays above {NEAR_CHANCE:.0%}")
+    if all(n in net_names for n in NETS[1:]):
+        diffs = _variants(acc)
+        worst = max(diffs, key=lambda t: abs(t.estimate.value))
+        variants = method.judge(f"largest difference: {worst.what} = {worst.estimate.value:+.0%}; "
+                                f"{sum(abs(t.estimate.value) <= SAME for t in diffs)} of {len(diffs)} cells "
+                                f"within {SAME * 100:.0f} points", diffs,
+                                f"every Table 1 cell of the two LSTMs within {SAME * 100:.0f} points of each other")
+        variants = paper.not_learned({"v": variants}, min(unmasked[n] for n in NETS[1:]))["v"]
+    else:
+        variants = paper.Finding("no run", "not comparable", "this run has not both LSTM variants")
 
-    sane = _hidden_sharing(results["sanity"])
-    copied, trained = float(sane[("FNN", "I/O copied")]), float(sane[("FNN", "trained")])
-    near = copied >= NEAR_COMPLETE
-    sanity = (f"FNN hidden-layer sharing {copied:.0%} with I/O copied (trained: {trained:.0%})",
-              "reproduced" if near else "not reproduced",
-              f"near-complete means >= {NEAR_COMPLETE:.0%}")
+    sane = results["sanity"]
+    sane = _hidden(sane[sane["variant"] == "I/O copied"]).groupby("seed")["shared"].mean()
+    trained = _hidden_sharing(results["sanity"]).get(("FNN", "trained"), float("nan"))
+    copied = evidence.over_seeds(sane.tolist())
+    sanity = method.judge(f"FNN hidden-layer sharing {method.text(copied)} with I/O copied (trained: {trained:.0%})",
+                          [evidence.Test("FNN, I/O copied: hidden-layer sharing", copied, at_least=NEAR_COMPLETE)],
+                          f"near-complete means >= {NEAR_COMPLETE:.0%}")
 
     every = min(unmasked.values())
-    out = paper.not_learned({"low-sharing": low_sharing, "inverted-pair": inverted}, every)
+    out = paper.not_learned({"low-sharing": _low_sharing(results["sharing"]),
+                             "inverted-pair": _inverted_pair(acc, net_names),
+                             "hidden-inverted": hidden_inverted}, every)
     out.update(paper.not_learned({"sanity": sanity}, unmasked.get("FNN", every)))
+    out["lstm-variants"] = variants
     return paper.verdict_table("doubleadd", out)
 
 
@@ -240,3 +369,40 @@ def accuracy_table(results: dict, hidden_only: bool = False) -> pd.DataFrame:
     for (net, pair, m), (mean, std) in stats.iterrows():
         table.loc[(net, pair), m] = f"{mean:.0f} ± {std:.0f} (paper {ref.loc[(net, pair), m]})"
     return table
+
+
+def _mean(acc: pd.DataFrame, net: str, mask: str, pair: str) -> float:
+    seeds = _seeds(acc, net, mask, pair)
+    return 100 * sum(seeds) / len(seeds)
+
+
+def hidden_gaps(results: dict) -> pd.DataFrame:
+    """The figure the hidden-inverted claim judges (App. C.5.1, Table 3): per network and inverted
+    pair, the other pair's and the removed pair's accuracy [%] under the hidden-only inverted mask
+    (means over seeds) and the gap between them [points], beside the paper's."""
+    acc, rows = results["accuracy"], []
+    for n in dict.fromkeys(acc["net"]):
+        for p, other in (PAIRS, PAIRS[::-1]):
+            mask, ref = f"¬{p} (hidden)", paper.DOUBLEADD_TABLE3.loc[n]
+            keep, drop = _mean(acc, n, mask, other), _mean(acc, n, mask, p)
+            rows.append({"net": n, "mask": f"¬{p}", "other pair": round(keep), "removed pair": round(drop),
+                         "gap": round(keep - drop), "paper: other": ref.loc[other, "¬" + p],
+                         "paper: removed": ref.loc[p, "¬" + p],
+                         "paper: gap": ref.loc[other, "¬" + p] - ref.loc[p, "¬" + p]})
+    return pd.DataFrame(rows).set_index(["net", "mask"])
+
+
+def variant_differences(results: dict) -> pd.DataFrame:
+    """The figures the lstm-variants claim judges (Sec. 3.2, Table 1): per tested pair and mask, the
+    LSTM's and the forced LSTM's accuracy [%] (means over seeds) and their difference [points],
+    beside the paper's difference; empty when this run has not both LSTMs."""
+    acc, (a, b) = results["accuracy"], NETS[1:]
+    if not {a, b} <= set(acc["net"]):
+        return pd.DataFrame()
+    t1, rows = paper.DOUBLEADD_TABLE1, []
+    for p in PAIRS:
+        for m in TABLE_MASKS:
+            x, y = _mean(acc, a, m, p), _mean(acc, b, m, p)
+            rows.append({"pair": p, "mask": m, a: round(x), b: round(y), "difference": round(x - y),
+                         "paper: difference": t1.loc[(a, p), m] - t1.loc[(b, p), m]})
+    return pd.DataFrame(rows).set_index(["pair", "mask"])

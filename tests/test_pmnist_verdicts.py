@@ -66,3 +66,26 @@ def test_contrary_numbers_fail_every_rule():
 def test_frozen_weights_are_a_method_check():
     v = pmnist.verdicts(_results())
     assert v["kind"].tolist() == [paper.CLAIM] * 3 + [paper.METHOD_CHECK]
+
+
+def test_seeds_that_straddle_a_threshold_are_inconclusive():
+    """Three seeds whose first task shares 15%, 19% and 25% of its hidden weights: the mean's t-interval
+    straddles the paper's 20%. The verdict says it rests on three seeds."""
+    runs = []
+    for seed, first in enumerate((0.15, 0.19, 0.25)):
+        r = _results(first=first)
+        runs.append({k: v.assign(seed=seed) for k, v in r.items() if k != "data"})
+    results = {k: pd.concat([r[k] for r in runs], ignore_index=True) for k in ("sharing", "accuracy")}
+    v = pmnist.verdicts(results)
+    assert v["verdict"].iloc[0] == "inconclusive" and "straddles 0.2" in v["why"].iloc[0]
+    assert v["seeds"].iloc[0] == 3 and v["verdict"].iloc[3] == "reproduced"
+
+
+def test_every_setting_that_differs_from_the_paper_is_declared_and_resolves():
+    paper_config = pmnist.PROFILES["paper"]
+    differing = {k for p in ("smoke", "quick") for k, v in pmnist.PROFILES[p].items() if v != paper_config[k]}
+    assert differing == {d.setting for d in pmnist.DEVIATIONS}
+    assert len({d.id for d in pmnist.DEVIATIONS}) == len(pmnist.DEVIATIONS)
+    for d in pmnist.DEVIATIONS:
+        assert [d.value(c) for c in pmnist.PROFILES.values()] and d.reason.strip() and d.paper.strip()
+    assert all(set(c.tuned) <= {d.id for d in pmnist.DEVIATIONS} for c in pmnist.CLAIMS)

@@ -163,3 +163,14 @@ def removed_per_token(df: pd.DataFrame, title: str = "") -> plt.Figure:
     ax.tick_params(axis="x", rotation=30)
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     return fig
+
+
+def removed_per_layer(df: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Per weight matrix (column ``layer``), the share of one mask's weights that each mask in ``mask``
+    removes (paper Sec. 4: the LSTM decoder on add-jump), mean over seeds with the spread."""
+    fig, ax = plt.subplots(figsize=(7, 3.8), constrained_layout=True)
+    sns.barplot(df, x="layer", y="removed", hue="mask", errorbar="sd", ax=ax)
+    ax.set(xlabel="weight matrix", ylabel="share removed", title=title)
+    ax.tick_params(axis="x", rotation=20)
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    return fig

@@ -9,13 +9,13 @@ out preferring the old weights (Fig. 14), and every task's accuracy after the la
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .. import checks, paper
+from .. import checks, evidence, paper
 from ..continual import ContinualMasks
 from ..device import resolve_device
 from ..metrics import shared_with_any
@@ -28,9 +28,23 @@ from . import seed_ids
 # Mask initialisations: (probability on old weights, on new ones); None: every logit at 0.9.
 VARIANTS = {"default": None, "prefer old, new 0.5": (0.88, 0.5), "prefer old, new 0.27": (0.88, 0.27)}
 KEYS = ("sizes", "steps", "batch", "lr", "mask_lr", "alpha", "n_samples")
-FEW = 0.20           # "few": the paper's < 20% in the hidden layers
-SUBSTANTIAL = 2.0    # biasing "raises sharing substantially": at least this factor
-FORGET = 0.01        # an old task may lose at most this accuracy after all tasks
+# Shares of weights are judged on their interval over seeds (a single seed has none).
+# "few": App. B.3, "in the Permuted MNIST experiments, the sharing of < 20% is significantly lower than the
+# expected 100%": the hidden layers' mean share at the first task that has a predecessor (the most free capacity).
+FEW = 0.20
+# Fig. 3: "The last layer has the lowest capacity, filling up first, forcing subsequent runs to share weights";
+# Sec. 3.3: "Only once all the capacity is saturated, weights become shared. This effect is especially apparent
+# for the output layer." The output layer's share must rise from the first to the last task and stand above the
+# hidden layers' at the last task, each by at least a point: a share is of a few hundred to a few thousand
+# weights (64 x 10 output weights at the paper's sizes), and a change below a point is a handful of weights,
+# which mask sampling moves as much.
+RISE = 0.01
+# App. C.6: masks that prefer the old weights share "significantly" more ("Compared to Fig. 3, the sharing is
+# significantly increased"); Sec. 3.3: "able to force the network to significantly share". Read as at least
+# doubling the mean share over tasks and layers: Fig. 3's hidden layers stay below 20% (App. B.3) while Fig. 14's
+# axis reaches 85%, more than twice that.
+SUBSTANTIAL = 2.0
+FORGET = 0.01        # an old task may lose at most this accuracy after all tasks (frozen weights: by construction)
 CHOICES = {"variants": tuple(VARIANTS)}  # allowed values per setting (weightmask.checks)
 
 
@@ -47,6 +61,21 @@ PROFILES = {
                   mask_lr=1e-2, alpha=1e-5, n_samples=8,
                   variants=["default", "prefer old, new 0.5", "prefer old, new 0.27"]),
 }
+
+# One per setting of smoke or quick that differs from the paper (App. C.6; the authors' sweeps/transfer_sharing
+# *.yaml agree with it), with the reasons of the comment above PROFILES.
+_SMOKE = "smoke: proves the code path in seconds"
+DEVIATIONS = [
+    paper.Deviation("seeds", "seeds", "10 (App. C.2)", "one seed fits a CPU's minutes; " + _SMOKE),
+    paper.Deviation("tasks", "tasks", "11 permutations (App. C.6)", "fewer tasks at quick; " + _SMOKE),
+    paper.Deviation("sizes", "sizes", "784-800-800-64-10 (App. C.6)", "a narrower FNN at quick; " + _SMOKE),
+    paper.Deviation("steps", "steps", "30,000 per task (App. C.6)", "fewer steps at quick; " + _SMOKE),
+    paper.Deviation("batch", "batch", "128 (App. C.2)", _SMOKE),
+    paper.Deviation("lr", "lr", "1e-2 (App. C.6)",
+                    "a 10x smaller weight learning rate: at the paper's 1e-2, 1000 steps leave a task at 33% accuracy"),
+    paper.Deviation("variants", "variants", "default, and preferring old weights with new ones at 0.5 and 0.27 "
+                    "(Fig. 3, 14)", _SMOKE),
+]
 
 CLAIMS = [
     paper.Claim("few-shared", "With free capacity, a later task shares few weights with the earlier "
@@ -156,40 +185,60 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     return out
 
 
+def _why(rule: str, tests: Sequence[evidence.Test]) -> str:
+    """The rule, and the figures that fail it over their whole interval."""
+    failed = [f"{t.what} is {t.estimate.text(percent=t.edge <= 1)}" for t in tests if t.outcome() == "fail"]
+    return rule + (f"; fails: {'; '.join(failed)}" if failed else "")
+
+
 def verdicts(results: dict) -> pd.DataFrame:
-    """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
+    """The chapter's claims beside the paper's, each with a verdict computed from ``results``; each figure
+    with its interval over seeds."""
     sh = results["sharing"]
-    d = sh[sh["variant"] == "default"].groupby(["task", "layer"])["shared"].mean().unstack("layer")
-    out_layer = d.columns.max()
-    hidden = [c for c in d.columns if 1 < c < out_layer]
-    first = d.index.min()
-    few = float(d.loc[first, hidden].mean())
-    few_claim = (f"task {first}: hidden layers {few:.0%} shared with earlier tasks",
-                 "reproduced" if few < FEW else "not reproduced",
-                 f"below {FEW:.0%} in the hidden layers" if few < FEW else f"{FEW:.0%} or more")
-    last = d.index.max()
-    rising = bool(d.loc[last, out_layer] > d.loc[first, out_layer]
-                  and d.loc[last, out_layer] > d.loc[last, hidden].mean()) and last > first
-    fill_claim = (f"output layer: task {first} {d.loc[first, out_layer]:.0%}, task {last} "
-                  f"{d.loc[last, out_layer]:.0%}; hidden layers at task {last}: {d.loc[last, hidden].mean():.0%}",
-                  "reproduced" if rising else "not reproduced",
-                  "the output layer's sharing rises and exceeds the hidden layers'" if rising
-                  else "the output layer's sharing does not rise above the hidden layers'")
-    by = sh.groupby("variant")["shared"].mean()
-    biased = {v: float(by[v]) for v in by.index if v != "default"}
+    per = sh[sh["variant"] == "default"].pivot_table(index=["task", "seed"], columns="layer", values="shared")
+    out_layer = per.columns.max()
+    hidden = [c for c in per.columns if 1 < c < out_layer]
+    tasks = per.index.get_level_values("task")
+    first, last = tasks.min(), tasks.max()
+
+    def at(task: int) -> pd.DataFrame:  # seed x layer
+        return per.xs(task, level="task")
+
+    few = evidence.over_seeds(at(first)[hidden].mean(axis=1))
+    tests = [evidence.Test(f"the hidden layers' share at task {first}", few, at_most=FEW)]
+    few_claim = paper.judged(f"task {first}: hidden layers {few.text()} shared with earlier tasks", tests,
+                             _why(f"rule: below {FEW:.0%} in the hidden layers", tests))
+    if last > first:
+        rise = evidence.over_seeds(at(last)[out_layer] - at(first)[out_layer])
+        above = evidence.over_seeds(at(last)[out_layer] - at(last)[hidden].mean(axis=1))
+        tests = [evidence.Test(f"the output layer's rise from task {first} to {last}", rise, at_least=RISE),
+                 evidence.Test(f"the output layer above the hidden layers at task {last}", above, at_least=RISE)]
+        out_first, out_last = at(first)[out_layer].mean(), at(last)[out_layer].mean()
+        rule = (f"rule: the output layer's share rises by >= {RISE:.0%} and exceeds the hidden layers' by >= "
+                f"{RISE:.0%} at the last task")
+        fill_claim = paper.judged(
+            f"output layer: task {first} {out_first:.0%}, task {last} {out_last:.0%} (rise {rise.text()}); hidden "
+            f"layers at task {last}: {at(last)[hidden].mean(axis=1).mean():.0%}", tests, _why(rule, tests))
+    else:
+        fill_claim = (f"task {first} only", "not comparable", "this run has one task after the first: no rise to see")
+    by = sh.groupby(["variant", "seed"])["shared"].mean()  # over tasks and layers
+    biased = [v for v in by.index.unique("variant") if v != "default"]
     if biased:
-        up = all(v >= SUBSTANTIAL * float(by["default"]) for v in biased.values())
-        bias_claim = ("; ".join([f"default {by['default']:.0%}"] + [f"{v} {s:.0%}" for v, s in biased.items()]),
-                      "reproduced" if up else "not reproduced",
-                      f"mean sharing over tasks and layers at least {SUBSTANTIAL:g}x the default's" if up
-                      else f"less than {SUBSTANTIAL:g}x the default's")
+        ratio = {v: evidence.over_seeds((by[v] / by["default"]).dropna()) for v in biased}
+        tests = [evidence.Test(f"{v} / default", e, at_least=SUBSTANTIAL) for v, e in ratio.items()]
+        bias_claim = paper.judged(
+            "; ".join([f"default {by['default'].mean():.0%}"]
+                      + [f"{v} {by[v].mean():.0%} ({e.text(percent=False)}x)" for v, e in ratio.items()]), tests,
+            _why(f"rule: mean sharing over tasks and layers at least {SUBSTANTIAL:g}x the default's", tests))
     else:
         bias_claim = ("no biased run", "not comparable", "this run trained no biased masks")
     acc = results["accuracy"]
-    lost = float((acc["after training"] - acc["after all tasks"]).max())
-    kept = lost <= FORGET
-    forget_claim = (f"largest loss of an old task {lost:.1%}", "reproduced" if kept else "not reproduced",
-                    f"at most {FORGET:.0%} lost" if kept else f"more than {FORGET:.0%} lost")
+    # The same frozen weights, first layer and mask score the same test digits twice: a difference is a change of
+    # the network, not sampling noise, so the loss has no binomial interval; its spread is over seeds.
+    lost = evidence.over_seeds((acc["after training"] - acc["after all tasks"]).groupby(acc["seed"]).max())
+    tests = [evidence.Test("the largest loss of an old task", lost, at_most=FORGET)]
+    forget_claim = paper.judged(f"largest loss of an old task {lost.text()}", tests,
+                                _why(f"rule: at most {FORGET:.0%} lost", tests))
     learned = float(acc["after training"].min())
     return paper.verdict_table("pmnist", paper.not_learned(
         {"few-shared": few_claim, "output-first": fill_claim, "bias": bias_claim, "kept": forget_claim},

@@ -58,3 +58,24 @@ def test_margin_puts_the_threshold_at_zero_and_the_papers_figure_at_one():
 def test_bad_input_is_refused(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_difference_and_ratio_take_seeds_where_there_are_several_else_the_test_sets():
+    d = evidence.difference([0.6], [0.4], 10_000)  # Newcombe: about +-1.4 points here
+    assert d.value == pytest.approx(0.2) and d.low == pytest.approx(0.186, abs=2e-3) and d.seeds == 1
+    assert evidence.difference([0.6, 0.7, 0.8], [0.4, 0.5, 0.6], 100).basis.startswith("mean of 3 seeds")
+    r = evidence.ratio([0.949], [1.0], 10_000)  # MOVER-R: [94.4, 95.3]% for 9,490 of 10,000 over 10,000
+    assert r.value == pytest.approx(0.949) and 0.943 < r.low < 0.946 and 0.952 < r.high < 0.954
+    assert evidence.ratio([0.5, 0.6], [1.0, 1.0], 10).seeds == 2
+    with pytest.raises(ValueError, match="paired"):
+        evidence.difference([0.1, 0.2], [0.3], 10)
+    with pytest.raises(ValueError, match="reference accuracy is 0"):
+        evidence.ratio([0.1], [0.0], 10)
+
+
+def test_a_figure_shows_its_interval_in_its_own_unit():
+    assert evidence.exact(0.5).text() == "50%"
+    assert evidence.over_seeds([-0.1, 0.05, 0.1]).text().endswith("to 28%]")
+    assert evidence.over_seeds([3.6, 3.8, 4.0]).text(percent=False, digits=1, unit="x") == "3.8x [3.3–4.3x]"
+    failing = Test("kept", evidence.exact(0.6), at_least=0.8)
+    assert failing.failure() == "kept 0.6 < 0.8" and Test("kept", evidence.exact(0.9), at_least=0.8).failure() is None

@@ -47,12 +47,14 @@ class Estimate:
         """Whether the interval says anything (a single run of a figure without samples has none)."""
         return self.high > self.low
 
-    def text(self, percent: bool = True) -> str:
-        """``"94% [91-97%]"`` (or ``"3.8 [3.1-4.5]"`` with ``percent=False``)."""
-        f = (lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:.2g}")
+    def text(self, percent: bool = True, digits: int = 0, unit: str = "") -> str:
+        """``"94% [91–97%]"``; ``percent=False``: ``"3.8x [3.1–4.5x]"`` with ``digits=1, unit="x"``."""
+        f = (lambda v: f"{v:.{digits}%}") if percent else (lambda v: f"{v:.{digits}f}{unit}")
         if not self.spread:
             return f(self.value)
-        return f"{f(self.value)} [{f(self.low).rstrip('%')}–{f(self.high)}]"
+        end = "%" if percent else unit
+        low = f(self.low)[:len(f(self.low)) - len(end)] if end else f(self.low)
+        return f"{f(self.value)} [{low}{' to ' if self.low < 0 else '–'}{f(self.high)}]"
 
 
 def exact(value: float, seeds: int = 1) -> Estimate:
@@ -95,6 +97,51 @@ def accuracy(per_seed: Sequence[float], n_test: int) -> Estimate:
     return binomial(float(per_seed[0]), n_test)
 
 
+def _paired(a: Sequence[float], b: Sequence[float]) -> tuple[list[float], list[float]]:
+    a, b = [float(x) for x in a], [float(y) for y in b]
+    if len(a) != len(b) or not a:
+        raise ValueError(f"one value per seed in both, paired by position; got {len(a)} and {len(b)}")
+    return a, b
+
+
+def difference(a: Sequence[float], b: Sequence[float], n_test: int) -> Estimate:
+    """Accuracy ``a`` minus accuracy ``b``, one value per seed each (paired by position): over several
+    seeds the t-interval of the per-seed differences; from one seed Newcombe's interval, built from the
+    two Wilson intervals over ``n_test`` samples each."""
+    a, b = _paired(a, b)
+    if len(a) > 1:
+        return over_seeds([x - y for x, y in zip(a, b)])
+    x, y = binomial(a[0], n_test), binomial(b[0], n_test)
+    d = x.value - y.value
+    return Estimate(d, d - math.hypot(x.value - x.low, y.high - y.value),
+                    d + math.hypot(x.high - x.value, y.value - y.low), 1,
+                    f"1 seed, Newcombe interval over {n_test:,} test samples each")
+
+
+def ratio(a: Sequence[float], b: Sequence[float], n_test: int) -> Estimate:
+    """Accuracy ``a`` relative to accuracy ``b`` (e.g. masked / unmasked), one value per seed each: over
+    several seeds the t-interval of the per-seed ratios; from one seed the MOVER-R interval of a ratio of
+    two proportions (Zou & Donner 2008) from their Wilson intervals over ``n_test`` samples each. Taking
+    the two as independent when they score the same samples widens it: an effect errs to inconclusive."""
+    a, b = _paired(a, b)
+    if len(a) > 1:
+        return over_seeds([x / max(y, 1 / n_test) for x, y in zip(a, b)])
+    q, p = a[0], b[0]
+    if p <= 0:
+        raise ValueError("ratio: the reference accuracy is 0, a ratio to it means nothing")
+    x, y = binomial(q, n_test), binomial(p, n_test)
+    r = q / p
+    lo_den, hi_den = y.high * (2 * p - y.high), y.low * (2 * p - y.low)
+    lo_disc = (q * p) ** 2 - x.low * y.high * (2 * q - x.low) * (2 * p - y.high)
+    hi_disc = (q * p) ** 2 - x.high * y.low * (2 * q - x.high) * (2 * p - y.low)
+    if min(lo_den, hi_den) <= 0 or min(lo_disc, hi_disc) < 0:  # MOVER-R needs p away from 0: the ends instead
+        low, high = x.low / y.high, (x.high / y.low if y.low > 0 else math.inf)
+    else:
+        low, high = (q * p - math.sqrt(lo_disc)) / lo_den, (q * p + math.sqrt(hi_disc)) / hi_den
+    return Estimate(r, min(r, max(0.0, low)), max(r, high), 1,
+                    f"1 seed, MOVER-R interval over {n_test:,} test samples each")
+
+
 @dataclass(frozen=True)
 class Test:
     """One condition of a rule: ``estimate`` at least / at most a threshold (or both: a band).
@@ -111,6 +158,16 @@ class Test:
     def __post_init__(self):
         if self.at_least is None and self.at_most is None:
             raise ValueError(f"test {self.what!r} needs at_least or at_most")
+
+    def failure(self) -> str | None:
+        """What fails over the whole interval (``"kept 0.61 [0.58, 0.64] < 0.8"``), else None."""
+        e = self.estimate
+        shown = f"{e.value:.3g}" + (f" [{e.low:.3g}, {e.high:.3g}]" if e.spread else "")
+        if self.at_least is not None and e.high < self.at_least:
+            return f"{self.what} {shown} < {self.at_least:.3g}"
+        if self.at_most is not None and e.low > self.at_most:
+            return f"{self.what} {shown} > {self.at_most:.3g}"
+        return None
 
     def outcome(self) -> str:
         """"pass" when the whole interval meets the condition, "fail" when none of it does, else "open"."""

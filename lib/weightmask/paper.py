@@ -85,12 +85,20 @@ class Finding:
         return min(t.estimate.seeds for t in self.tests) if self.tests else None
 
 
+SHOWN_FAILURES = 3  # failing figures a verdict's why names
+
+
 def judged(value: str, tests: Sequence[Test], why: str) -> Finding:
-    """The finding whose verdict ``tests`` decide (evidence.decide); an inconclusive one names
-    the figures whose interval straddles their threshold."""
+    """The finding whose verdict ``tests`` decide (evidence.decide). The why states the rule and names
+    the figures that fail it over their whole interval (at most :data:`SHOWN_FAILURES`), or, for an
+    inconclusive one, those whose interval straddles their threshold."""
     tests = tuple(tests)
     verdict = decide(tests)
-    if verdict == "inconclusive":
+    failed = [f for f in (t.failure() for t in tests) if f]
+    if failed:
+        more = [f"{len(failed) - SHOWN_FAILURES} more"] if len(failed) > SHOWN_FAILURES else []
+        why = f"{why}; fails: {'; '.join(failed[:SHOWN_FAILURES] + more)}"
+    elif verdict == "inconclusive":
         open_ = [f"{t.what} {t.estimate.text(percent=t.edge <= 1)} straddles {t.edge:g}"
                  for t in tests if t.outcome() == "open"]
         why = f"{why}; inconclusive: {'; '.join(open_)}"

@@ -10,7 +10,6 @@ import pandas as pd
 from weightmask import paper
 from weightmask.experiments import addmul
 
-from test_method_verdicts import deviations_hold
 from verdict_checks import every_claim
 
 LAYERS = {"FNN": 5, "LSTM": 3}  # App. C.4: FNN 42-2000x4-20; LSTM input, recurrent and output weights
@@ -117,7 +116,3 @@ def test_figures_that_straddle_their_bound_are_inconclusive():
     for key in one:
         one[key] = one[key][one[key]["seed"] == 0]
     assert _claim(addmul.verdicts(one), "fnn-follows-mask") == "inconclusive"
-
-
-def test_deviations_are_declared_and_resolve():
-    deviations_hold(addmul)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from weightmask import paper, profiles
+from weightmask import paper
 from weightmask.experiments import cnn
 from weightmask.tasks.images import CIFAR10_CLASSES, FASHION_CLASSES
 
@@ -196,28 +196,12 @@ def test_stand_in_data_judges_only_the_qualitative_part():
     assert contrary["verdict"].tolist() == ["not reproduced", "not reproduced", "not comparable", "not reproduced"]
 
 
-def test_intervals_of_single_seed_figures():
-    e = cnn.over_units([0.4, 0.5, 0.6], "classes")
-    assert e.seeds == 1 and e.low < 0.5 < e.high and "3 classes" in e.basis
-    m = cnn.median_over_units(range(10), "classes")  # the 2nd and 9th of ten: coverage 97.9%
-    assert (m.value, m.low, m.high) == (4.5, 1, 8)
-    assert (cnn.median_over_units([3, 1, 2], "pairs").low, cnn.median_over_units([3, 1, 2], "pairs").high) == (1, 3)
-    d = cnn.difference([0.80], [0.77], N_TEST)
-    assert d.value == pytest.approx(0.03) and 0.015 < d.low < 0.02 and 0.04 < d.high < 0.045
-    assert cnn.difference([0.8, 0.8, 0.8], [0.77, 0.77, 0.77], N_TEST).seeds == 3
+def test_without_a_test_size_the_papers_test_set_is_taken():
     assert cnn.test_size({"data": pd.DataFrame([{"name": "CIFAR-10"}])}) == cnn.PROFILES["paper"]["n_test"]
 
 
-def test_every_setting_that_differs_from_the_paper_is_declared_and_resolves():
-    paper_config = cnn.PROFILES["paper"]
-    differing = {k for p in ("smoke", "quick") for k, v in cnn.PROFILES[p].items() if v != paper_config[k]}
-    declared = {d.setting for d in cnn.DEVIATIONS}
-    # beta is the simple CNN's in every profile; the paper's ResNet-110 masks used 2e-5 (App. C.8.3)
-    assert differing <= declared and declared - differing == {"beta"}
-    assert len({d.id for d in cnn.DEVIATIONS}) == len(cnn.DEVIATIONS)
-    for d in cnn.DEVIATIONS:
-        assert all(d.value(profiles.resolve("cnn", p)) is not None for p in profiles.PROFILE_NAMES)
-        assert d.reason.strip() and d.paper.strip()
-    assert all(set(c.tuned) <= {d.id for d in cnn.DEVIATIONS} for c in cnn.CLAIMS)
+def test_deviations_link_from_the_verdicts_at_the_profiles_that_tune_them():
+    """(Every differing setting is declared: test_chapters; beta, the simple CNN's at every profile, too.)"""
+    assert cnn.AT_EVERY_PROFILE == {"beta"}
     assert "mask_lr = 0.05" in paper.tuned_links("mask_lr", "cnn", "quick")
     assert 'id="deviation-widths"' in paper.deviations_html("cnn")

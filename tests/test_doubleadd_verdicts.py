@@ -13,7 +13,6 @@ from weightmask import paper
 from weightmask.experiments import doubleadd
 from weightmask.tasks import double_add
 
-from test_method_verdicts import deviations_hold
 from verdict_checks import every_claim
 
 # Sec. 3.2 / App. C.5: the FNN has 4 hidden layers of 2000 (5 weight layers), an LSTM its input,
@@ -123,7 +122,3 @@ def test_figures_that_straddle_their_bound_are_inconclusive():
     acc = one["accuracy"]
     acc.loc[(acc["net"] == "FNN") & (acc["mask"] == "¬pair1") & (acc["pair"] == "pair1"), "accuracy"] = 0.25
     assert _claim(doubleadd.verdicts(one), "inverted-pair") == "inconclusive"
-
-
-def test_deviations_are_declared_and_resolve():
-    deviations_hold(doubleadd)

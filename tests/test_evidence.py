@@ -79,3 +79,29 @@ def test_a_figure_shows_its_interval_in_its_own_unit():
     assert evidence.over_seeds([3.6, 3.8, 4.0]).text(percent=False, digits=1, unit="x") == "3.8x [3.3–4.3x]"
     failing = Test("kept", evidence.exact(0.6), at_least=0.8)
     assert failing.failure() == "kept 0.6 < 0.8" and Test("kept", evidence.exact(0.9), at_least=0.8).failure() is None
+
+
+def test_a_figure_over_units_of_one_seed_takes_its_interval_over_the_units():
+    e = evidence.over_units([0.4, 0.5, 0.6], "classes")
+    assert e.seeds == 1 and e.low < 0.5 < e.high and "3 classes" in e.basis
+    assert not evidence.over_units([0.4], "classes").spread
+    m = evidence.median_over_units(range(10), "classes")  # the 2nd and 9th of ten: coverage 97.9%
+    assert (m.value, m.low, m.high) == (4.5, 1, 8) and "median of 10 classes" in m.basis
+    assert (evidence.median_over_units([3, 1, 2], "pairs").low, evidence.median_over_units([3, 1, 2], "pairs").high) \
+        == (1, 3)  # below 6 units: the smallest and the largest
+
+
+def test_over_units_by_seed_takes_seeds_where_there_are_several_and_keeps_within_the_range():
+    one = evidence.over_units_by_seed({0: [0.90, 0.95, 1.0]}, "pairs", within=(0.0, 1.0))
+    assert one.seeds == 1 and one.high == 1.0 and one.low < 0.95 and "3 pairs" in one.basis
+    several = evidence.over_units_by_seed({0: [0.1, 0.3], 1: [0.2, 0.4], 2: [0.3, 0.5]}, "classes")
+    assert several.seeds == 3 and several.value == pytest.approx(0.3)  # the mean of the per-seed means
+    median = evidence.over_units_by_seed({0: [0.0, 0.1, 0.9], 1: [0.1, 0.2, 0.8]}, "classes", median=True)
+    assert median.value == pytest.approx(0.15)  # the mean of the per-seed medians
+    assert evidence.over_units_by_seed({0: range(10)}, "classes", median=True).low == 1
+
+
+def test_a_difference_shows_in_signed_percentage_points():
+    assert evidence.difference([0.80], [0.77], 10_000).points() == "+3.0 points [1.9–4.1]"
+    assert evidence.exact(-0.05).points() == "-5.0 points"
+    assert evidence.over_seeds([-0.1, 0.05, 0.1]).points(digits=0) == "+2 points [-24 to 28]"

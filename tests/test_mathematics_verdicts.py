@@ -58,8 +58,6 @@ def test_a_drop_within_the_binomial_noise_is_inconclusive():
     assert small["verdict"] == "inconclusive" and "straddles 0.95" in small["why"] and small["seeds"] == 1
     assert e.verdicts(_results(n=10_000, seeds=(0,), comparison__sort=(0.8, 0.78, 0.70))).iloc[0]["verdict"] \
         == "reproduced"
-    share = e.share(0.70, 0.78, 50)
-    assert share.low < 0.95 < share.high and share.value == pytest.approx(0.70 / 0.78) and "50" in share.basis
 
 
 def test_seeds_scatter_gives_the_interval():
@@ -119,23 +117,11 @@ def test_a_contrary_figure_5_is_not_reproduced(contrary):
     every_claim(e, _results(n=10_000, seeds=range(5), spread=0.01, **contrary), "not reproduced")
 
 
-def test_every_setting_that_differs_from_the_paper_is_declared_and_resolves():
-    """Each profile's leaves against the paper's; a task's settings are compared task by task."""
-    paper = e.PROFILES["paper"]
-    differing = set()
-    for name in ("smoke", "quick"):
-        config = e.PROFILES[name]
-        differing |= {k for k, v in config.items() if k != "tasks" and v != paper[k]}
-        if list(config["tasks"]) != list(paper["tasks"]):
-            differing.add("tasks")
-        for task, settings in config["tasks"].items():
-            differing |= {f"tasks.*.{k}" for k, v in settings.items() if v != paper["tasks"][task][k]}
-    assert differing == {d.setting for d in e.DEVIATIONS}
-    assert len({d.id for d in e.DEVIATIONS}) == len(e.DEVIATIONS)
-    for d in e.DEVIATIONS:
-        assert all(d.value(config) is not None for config in e.PROFILES.values()) and d.reason and d.paper
-    assert {d.id: d.value(e.PROFILES["quick"]) for d in e.DEVIATIONS}["steps"] == {SORT: 1500, ADD: 1500}
-    assert all(set(c.tuned) <= {d.id for d in e.DEVIATIONS} for c in e.CLAIMS)
+def test_a_tasks_setting_is_shown_for_every_task_of_a_profile():
+    """(Every differing setting is declared: test_chapters.)"""
+    deviations = {d.id: d for d in e.DEVIATIONS}
+    assert deviations["steps"].value(e.PROFILES["quick"]) == {SORT: 1500, ADD: 1500}
+    assert deviations["tasks"].value(e.PROFILES["smoke"]) == [SORT]
 
 
 def test_select_and_bad_settings_fail_before_compute(tmp_path):

@@ -126,6 +126,9 @@ DEVIATIONS = [
     paper.Deviation("beta", "beta", "1e-4 (App. C.8.1); ResNet-110: 2e-5 (App. C.8.3)", _ONE),
     paper.Deviation("n_test", "n_test", "10,000: the full test set (Sec. 5)", _SMOKE),
 ]
+# Declared deviations that the paper profile shares, so that no profile differs from it there: every profile
+# masks the three networks at the simple CNN's beta, where the paper's ResNet-110 masks used 2e-5 (App. C.8.3).
+AT_EVERY_PROFILE = {"beta"}
 
 CLAIMS = [
     paper.Claim("class-drop", "Removing a class's exclusive weights drops that class's accuracy "
@@ -342,7 +345,7 @@ def accuracy_table(results: dict) -> pd.DataFrame:
     """Per net: the test accuracy unmasked and under the control mask with its 95% interval (over seeds
     where there are several, else the Wilson interval over the test images), as the notebook shows it."""
     acc, n = accuracies(results), test_size(results)
-    return pd.DataFrame([{"net": net, **{label: pct(evidence.accuracy(g[col].tolist(), n), 1)
+    return pd.DataFrame([{"net": net, **{label: evidence.accuracy(g[col].tolist(), n).text(digits=1)
                                          for col, label in (("unmasked", "unmasked"), ("control", "control mask"))
                                          if col in g}, "seeds": len(g)}
                          for net, g in acc.groupby("net", sort=False)])
@@ -357,60 +360,9 @@ def test_size(results: dict) -> int:
     return PROFILES["paper"]["n_test"]
 
 
-# Figures with intervals. Over several seeds: the t-interval of the per-seed figure. From one seed, a figure
-# that is a mean (or median) over units, the removed classes here and the class pairs of the trust chapter,
-# takes its interval over those units (evidence.over_seeds' t-interval; the distribution-free interval of a
-# median); an accuracy, or a difference of two, the Wilson interval over its test samples.
-
-def over_units(values: Sequence[float], unit: str) -> evidence.Estimate:
-    """The mean of one figure per unit of a single seed (class, pair) with the t-interval of the mean."""
-    v = [float(x) for x in values]
-    e = evidence.over_seeds(v)
-    return e if len(v) == 1 else dataclasses.replace(e, seeds=1, basis=f"1 seed, t-interval over {len(v)} {unit}")
-
-
-def median_over_units(values: Sequence[float], unit: str) -> evidence.Estimate:
-    """The median of one figure per unit of a single seed with its distribution-free interval: the order
-    statistics [v_(k), v_(n+1-k)] with the largest k whose coverage is at least 95% (n = 10: the 2nd and 9th
-    of 10, 97.9%; below 6 units, the smallest and the largest)."""
-    v = sorted(float(x) for x in values)
-    n, k = len(v), 1
-    while k < (n + 1) // 2 and 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n <= 1 - evidence.LEVEL:
-        k += 1
-    return evidence.Estimate(statistics.median(v), v[k - 1], v[n - k], 1,
-                             f"1 seed, median of {n} {unit}, order-statistic interval")
-
-
-def per_seed(figures: Mapping[int, Sequence[float]], unit: str, median: bool = False,
-             within: tuple[float, float] | None = None) -> evidence.Estimate:
-    """The mean (or median) over units of ``figures[seed]``: over several seeds the t-interval of the
-    per-seed figure, from one seed the interval over its units; ``within``: the figure's range (a share's
-    [0, 1]), to which the interval is cut."""
-    if len(figures) > 1:
-        e = evidence.over_seeds([statistics.median(v) if median else statistics.fmean(v) for v in figures.values()])
-    else:
-        (values,) = figures.values()
-        e = median_over_units(values, unit) if median else over_units(values, unit)
-    if within is None:
-        return e
-    return dataclasses.replace(e, low=max(e.low, min(within[0], e.value)), high=min(e.high, max(within[1], e.value)))
-
-
-def difference(a: Sequence[float], b: Sequence[float], n: int) -> evidence.Estimate:
-    """The accuracy ``a`` minus the accuracy ``b``, one of each per seed (paired by position), both on ``n``
-    test samples: over several seeds the t-interval of the per-seed differences; from one seed Newcombe's
-    interval from the two Wilson intervals (as if the two were measured on different samples: wider than the
-    paired interval of the same test images, which needs the predictions)."""
-    if len(a) != len(b) or not len(a):
-        raise ValueError(f"one value per seed in both, got {len(a)} and {len(b)}")
-    if len(a) > 1:
-        return evidence.over_seeds([float(x) - float(y) for x, y in zip(a, b)])
-    x, y = evidence.binomial(float(a[0]), n), evidence.binomial(float(b[0]), n)
-    d = x.value - y.value
-    return evidence.Estimate(d, d - math.hypot(x.value - x.low, y.high - y.value),
-                             d + math.hypot(x.high - x.value, y.value - y.low), 1,
-                             f"1 seed, Newcombe interval from Wilson intervals over {n:,} test samples each")
-
+# Figures with intervals: a mean (or median) over units, the removed classes here and the class pairs of the
+# trust chapter, from evidence.over_units_by_seed; an accuracy, or a difference of two, from the Wilson intervals
+# over its test samples (evidence.accuracy, evidence.difference).
 
 def _ratio(a: Mapping[int, Sequence[float]], b: Mapping[int, Sequence[float]], unit: str) -> evidence.Estimate:
     """mean(a) / mean(b), ``a[seed]`` and ``b[seed]`` paired unit by unit: over several seeds the t-interval of
@@ -427,40 +379,6 @@ def _ratio(a: Mapping[int, Sequence[float]], b: Mapping[int, Sequence[float]], u
     sd = statistics.stdev([u - r * v for u, v in zip(x, y)])
     half = evidence.t_quantile(k - 1) * sd / (math.sqrt(k) * statistics.fmean(y))
     return evidence.Estimate(r, r - half, r + half, 1, f"1 seed, ratio-estimator interval over {k} {unit}")
-
-
-def pct(e: evidence.Estimate, digits: int = 0, sign: str = "") -> str:
-    """``"58% [32–84%]"``: a figure and its interval where it has one at this precision (``sign="-"``:
-    ``"-58% [32–84%]"``)."""
-    def f(v):
-        return f"{v:.{digits}%}"
-    return sign + f(e.value) + (f" [{f(e.low)[:-1]}–{f(e.high)}]" if f(e.low) != f(e.high) else "")
-
-
-def points(e: evidence.Estimate) -> str:
-    """A difference of two accuracies in percentage points: ``"+3.0 points [1.9–4.1]"``."""
-    def f(v, sign="+"):
-        return f"{100 * v:{sign}.1f}"
-    return f"{f(e.value)} points" + (f" [{f(e.low, '')}–{f(e.high, '')}]" if f(e.low) != f(e.high) else "")
-
-
-def times(e: evidence.Estimate) -> str:
-    """A ratio: ``"1.35x [1.10–1.60x]"``."""
-    return f"{e.value:.2f}x" + (f" [{e.low:.2f}–{e.high:.2f}x]" if f"{e.low:.2f}" != f"{e.high:.2f}" else "")
-
-
-def judge(value: str, tests: Sequence[evidence.Test], rule: str) -> paper.Finding:
-    """:func:`paper.judged` with a why that states the ``rule`` and names each figure that fails it over its
-    whole interval."""
-    failed = []
-    for t in tests:
-        e = t.estimate
-        shown = f"{e.value:.3g}" + (f" [{e.low:.3g}, {e.high:.3g}]" if e.spread else "")
-        if t.at_least is not None and e.high < t.at_least:
-            failed.append(f"{t.what} {shown} < {t.at_least:g}")
-        elif t.at_most is not None and e.low > t.at_most:
-            failed.append(f"{t.what} {shown} > {t.at_most:g}")
-    return paper.judged(value, tests, f"{rule}; fails: {'; '.join(failed)}" if failed else rule)
 
 
 def _band(net: str) -> tuple[float, float]:
@@ -494,9 +412,9 @@ def _class_drop(d: pd.DataFrame, on_paper_data: bool, where: str) -> paper.Findi
     against SUBSTANTIAL (stand-in data), and the others' median share of it."""
     tests, text = [], []
     for net, g in d.groupby("net"):
-        drop = per_seed(_by_seed(g, "drop"), "removed classes", within=(0.0, 1.0))
-        other = per_seed(_by_seed(g.assign(share=g["other_over_target"].clip(upper=RATIO_CAP)), "share"),
-                         "removed classes", median=True)
+        drop = evidence.over_units_by_seed(_by_seed(g, "drop"), "removed classes", within=(0.0, 1.0))
+        other = evidence.over_units_by_seed(_by_seed(g.assign(share=g["other_over_target"].clip(upper=RATIO_CAP)),
+                                                     "share"), "removed classes", median=True)
         if on_paper_data:
             lo, hi = _band(net)
             tests.append(evidence.Test(f"{net}: removed class's drop", drop, at_least=lo,
@@ -505,13 +423,13 @@ def _class_drop(d: pd.DataFrame, on_paper_data: bool, where: str) -> paper.Findi
             tests.append(evidence.Test(f"{net}: removed class's drop", drop, at_least=SUBSTANTIAL))
         tests.append(evidence.Test(f"{net}: other classes' largest drop, share of it (median)", other,
                                    at_most=BARELY, paper=PAPER_OTHER if on_paper_data else None))
-        text.append(f"{net}: removed class {pct(drop, sign='-')}, others at most {pct(other)} of that (median)")
+        text.append(f"{net}: removed class -{drop.text()}, others at most {other.text()} of that (median)")
     rule = ("each network's mean drop within the paper's figure widened by its tolerance ("
             + ", ".join(f"{n} {_band(n)[0]:.0%}-{_band(n)[1]:.0%}" for n in d["net"].unique() if n in PAPER_DROP)
             + ")" if on_paper_data else
             f"qualitative part only{where} (the drops' sizes are CIFAR-10's figures): each network's mean drop "
             f"at least {SUBSTANTIAL:.0%}") + f"; the other classes' largest drop at most {BARELY:.0%} of it (median)"
-    return judge("; ".join(text) + where, tests, rule)
+    return paper.judged("; ".join(text) + where, tests, rule)
 
 
 def _dropout(d: pd.DataFrame, on_paper_data: bool, where: str) -> paper.Finding:
@@ -528,16 +446,17 @@ def _dropout(d: pd.DataFrame, on_paper_data: bool, where: str) -> paper.Finding:
     if on_paper_data:
         lo, hi = round(PAPER_DROPOUT[0] - DROPOUT_TOLERANCE, 6), round(PAPER_DROPOUT[1] + DROPOUT_TOLERANCE, 6)
         ratio = _ratio(a, b, "removed classes")
-        return judge(f"{shown}: {times(ratio)} (paper {PAPER_DROPOUT[0]:.2f}-{PAPER_DROPOUT[1]:.2f}x){where}",
-                     [evidence.Test("drop with dropout / drop without", ratio, at_least=lo, at_most=hi,
-                                    paper=sum(PAPER_DROPOUT) / 2)],
-                     f"the drop with dropout over the drop without within the paper's "
-                     f"{PAPER_DROPOUT[0]:.2f}-{PAPER_DROPOUT[1]:.2f}x widened to {lo:.2f}-{hi:.2f}x")
-    more = per_seed({s: [x - y for x, y in zip(a[s], b[s])] for s in seeds}, "removed classes")
-    return judge(f"{shown}: the removed class loses {points(more)} more with dropout{where}",
-                 [evidence.Test("drop with dropout minus drop without", more, at_least=0.0)],
-                 f"qualitative part only{where} (the paper's 30-40% is CIFAR-10's figure): the removed class "
-                 "loses more with dropout")
+        return paper.judged(f"{shown}: {ratio.text(percent=False, digits=2, unit='x')} "
+                            f"(paper {PAPER_DROPOUT[0]:.2f}-{PAPER_DROPOUT[1]:.2f}x){where}",
+                            [evidence.Test("drop with dropout / drop without", ratio, at_least=lo, at_most=hi,
+                                           paper=sum(PAPER_DROPOUT) / 2)],
+                            f"the drop with dropout over the drop without within the paper's "
+                            f"{PAPER_DROPOUT[0]:.2f}-{PAPER_DROPOUT[1]:.2f}x widened to {lo:.2f}-{hi:.2f}x")
+    more = evidence.over_units_by_seed({s: [x - y for x, y in zip(a[s], b[s])] for s in seeds}, "removed classes")
+    return paper.judged(f"{shown}: the removed class loses {more.points()} more with dropout{where}",
+                        [evidence.Test("drop with dropout minus drop without", more, at_least=0.0)],
+                        f"qualitative part only{where} (the paper's 30-40% is CIFAR-10's figure): the removed class "
+                        "loses more with dropout")
 
 
 def _confusions(results: dict, where: str) -> paper.Finding:
@@ -558,12 +477,12 @@ def _confusions(results: dict, where: str) -> paper.Finding:
         found = dataclasses.replace(evidence.binomial(share(mean), len(mean)),
                                     basis=f"1 seed, Wilson interval over {len(mean)} (network, removed class)")
     pairs = mean.assign(pair=mean["removed"] + " -> " + mean["now predicted as"])
-    return judge("; ".join(f"{net}: " + ", ".join(g["pair"]) for net, g in pairs.groupby("net", sort=False))
-                 + f": {pct(found)} as the paper names{where}",
-                 [evidence.Test("share of the paper's named confusions that are the largest gain", found,
-                                at_least=MOST, paper=1.0)],
-                 f"at least {MOST:.0%} of the paper's named confusions (airplane -> bird or ship, cat <-> dog, "
-                 "truck <-> automobile) are the class that gains most")
+    return paper.judged("; ".join(f"{net}: " + ", ".join(g["pair"]) for net, g in pairs.groupby("net", sort=False))
+                        + f": {found.text()} as the paper names{where}",
+                        [evidence.Test("share of the paper's named confusions that are the largest gain", found,
+                                       at_least=MOST, paper=1.0)],
+                        f"at least {MOST:.0%} of the paper's named confusions (airplane -> bird or ship, cat <-> dog, "
+                        "truck <-> automobile) are the class that gains most")
 
 
 def _dropout_accuracy(results: dict, on_paper_data: bool, where: str) -> paper.Finding:
@@ -575,17 +494,17 @@ def _dropout_accuracy(results: dict, on_paper_data: bool, where: str) -> paper.F
     by = acc.set_index(["net", "seed"])["control"]
     w, wo = by["CNN"].align(by["CNN (no dropout)"], join="inner")
     n = test_size(results)
-    diff = difference(w.tolist(), wo.tolist(), n)
+    diff = evidence.difference(w.tolist(), wo.tolist(), n)
     value = (f"control mask: with dropout {w.mean():.1%}, without {wo.mean():.1%}: "
-             f"{points(diff)} with dropout{where}")
+             f"{diff.points()} with dropout{where}")
     if on_paper_data:
-        return judge(value, [evidence.Test("accuracy with dropout minus without", diff, at_least=FEW_PERCENT[0],
-                                           at_most=FEW_PERCENT[1], paper=PAPER_FEW)],
-                     f"with dropout more accurate by more than {FEW_PERCENT[0]:.0%} and at most {FEW_PERCENT[1]:.0%} "
-                     "(\"a few percent\")")
-    return judge(value, [evidence.Test("accuracy with dropout minus without", diff, at_least=FEW_PERCENT[0])],
-                 f"qualitative part only{where} (the size of the loss is CIFAR-10's figure): the simple CNN without "
-                 "dropout is less accurate")
+        return paper.judged(value, [evidence.Test("accuracy with dropout minus without", diff,
+                                                  at_least=FEW_PERCENT[0], at_most=FEW_PERCENT[1], paper=PAPER_FEW)],
+                            f"with dropout more accurate by more than {FEW_PERCENT[0]:.0%} and at most "
+                            f"{FEW_PERCENT[1]:.0%} (\"a few percent\")")
+    return paper.judged(value, [evidence.Test("accuracy with dropout minus without", diff, at_least=FEW_PERCENT[0])],
+                        f"qualitative part only{where} (the size of the loss is CIFAR-10's figure): the simple CNN "
+                        "without dropout is less accurate")
 
 
 def verdicts(results: dict) -> pd.DataFrame:

@@ -9,7 +9,6 @@ from the easy mask, although the same rules govern every difficulty.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import pandas as pd
@@ -39,7 +38,7 @@ LEARNED = 0.70
 # hard accuracy is below this share of the IID mask's and of the unmasked network's: App. C.3's bar for a mask
 # that keeps a task (> 95% of the original performance). Judged on the interval of each share: over seeds
 # where there are several, else from the Wilson intervals of the two accuracies on the hard validation set
-# (MOVER-R, ``share``), so a drop within the binomial noise of that set is "inconclusive".
+# (MOVER-R, evidence.ratio), so a drop within the binomial noise of that set is "inconclusive".
 KEEP = 0.95
 
 
@@ -254,32 +253,17 @@ def hard_questions(results: dict) -> dict[str, int]:
     return {str(t): int(n) for t, n in hard_samples(results).items()}
 
 
-def share(q: float, p: float, n: int) -> evidence.Estimate:
-    """``q / p`` of two accuracies of one seed, each on ``n`` questions, with the MOVER-R interval of a ratio
-    of two proportions (Zou & Donner 2008) built from their Wilson intervals. The masks score the same
-    questions; taking them as independent widens the interval, so a drop errs towards "inconclusive"."""
-    a, b = evidence.binomial(q, n), evidence.binomial(p, n)
-    if p <= 0:  # nothing to keep: the easy mask cannot fall below it
-        return evidence.exact(1.0 + q)
-    r = q / p
-    lo_den, hi_den = b.high * (2 * p - b.high), b.low * (2 * p - b.low)
-    lo_disc = (q * p) ** 2 - a.low * b.high * (2 * q - a.low) * (2 * p - b.high)
-    hi_disc = (q * p) ** 2 - a.high * b.low * (2 * q - a.high) * (2 * p - b.low)
-    if min(lo_den, hi_den) <= 0 or min(lo_disc, hi_disc) < 0:  # MOVER-R needs p away from 0: the ends instead
-        low, high = a.low / b.high, (a.high / b.low if b.low > 0 else math.inf)
-    else:
-        low, high = (q * p - math.sqrt(lo_disc)) / lo_den, (q * p + math.sqrt(hi_disc)) / hi_den
-    return evidence.Estimate(r, min(r, max(0.0, low)), max(r, high), 1,
-                             f"1 seed, MOVER-R interval of a ratio over {n:,} questions each")
-
-
 def _shares(a: pd.DataFrame, task: str, ref: str, n: int) -> evidence.Estimate:
     """The easy mask's hard accuracy as a share of ``ref``'s: over seeds where there are several."""
     h = a[(a["task"] == task) & (a["evaluated on"] == "hard")].pivot_table(index="seed", columns="mask",
                                                                             values="accuracy")
-    if len(h) > 1:
-        return evidence.over_seeds([q / p if p > 0 else 1.0 + q for q, p in zip(h["easy mask"], h[ref])])
-    return share(float(h["easy mask"].iloc[0]), float(h[ref].iloc[0]), n)
+    q, p = h["easy mask"].tolist(), h[ref].tolist()
+    if min(p) <= 0:
+        # ref solves no hard question, so the easy mask cannot fall below it: its share counts as 1 + q (no
+        # drop). evidence.ratio would refuse a 0 (one seed) or floor it at one question (several seeds), which
+        # turns an easy mask that solves none either into a drop to 0
+        return evidence.over_seeds([x / y if y > 0 else 1.0 + x for x, y in zip(q, p)])
+    return evidence.ratio(q, p, n)
 
 
 def verdicts(results: dict) -> pd.DataFrame:
@@ -303,8 +287,7 @@ def verdicts(results: dict) -> pd.DataFrame:
     rule = (f"rule: in every task the network learned (>= {LEARNED:.0%} unmasked), the easy mask keeps less than "
             f"{KEEP:.0%} of the hard accuracy of both the IID mask and the unmasked network")
     if tests:
-        failed = [f"{x.what} is {x.estimate.text()}" for x in tests if x.outcome() == "fail"]
-        claim = paper.judged(value, tests, rule + (f"; fails: {'; '.join(failed)}" if failed else ""))
+        claim = paper.judged(value, tests, rule)
     else:
         claim = (value, "not comparable", "no task was learned")
     return paper.verdict_table("mathematics", paper.not_learned(

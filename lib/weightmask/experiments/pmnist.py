@@ -9,7 +9,7 @@ out preferring the old weights (Fig. 14), and every task's accuracy after the la
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import pandas as pd
 import torch
@@ -185,12 +185,6 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     return out
 
 
-def _why(rule: str, tests: Sequence[evidence.Test]) -> str:
-    """The rule, and the figures that fail it over their whole interval."""
-    failed = [f"{t.what} is {t.estimate.text(percent=t.edge <= 1)}" for t in tests if t.outcome() == "fail"]
-    return rule + (f"; fails: {'; '.join(failed)}" if failed else "")
-
-
 def verdicts(results: dict) -> pd.DataFrame:
     """The chapter's claims beside the paper's, each with a verdict computed from ``results``; each figure
     with its interval over seeds."""
@@ -207,7 +201,7 @@ def verdicts(results: dict) -> pd.DataFrame:
     few = evidence.over_seeds(at(first)[hidden].mean(axis=1))
     tests = [evidence.Test(f"the hidden layers' share at task {first}", few, at_most=FEW)]
     few_claim = paper.judged(f"task {first}: hidden layers {few.text()} shared with earlier tasks", tests,
-                             _why(f"rule: below {FEW:.0%} in the hidden layers", tests))
+                             f"rule: below {FEW:.0%} in the hidden layers")
     if last > first:
         rise = evidence.over_seeds(at(last)[out_layer] - at(first)[out_layer])
         above = evidence.over_seeds(at(last)[out_layer] - at(last)[hidden].mean(axis=1))
@@ -218,7 +212,7 @@ def verdicts(results: dict) -> pd.DataFrame:
                 f"{RISE:.0%} at the last task")
         fill_claim = paper.judged(
             f"output layer: task {first} {out_first:.0%}, task {last} {out_last:.0%} (rise {rise.text()}); hidden "
-            f"layers at task {last}: {at(last)[hidden].mean(axis=1).mean():.0%}", tests, _why(rule, tests))
+            f"layers at task {last}: {at(last)[hidden].mean(axis=1).mean():.0%}", tests, rule)
     else:
         fill_claim = (f"task {first} only", "not comparable", "this run has one task after the first: no rise to see")
     by = sh.groupby(["variant", "seed"])["shared"].mean()  # over tasks and layers
@@ -226,10 +220,10 @@ def verdicts(results: dict) -> pd.DataFrame:
     if biased:
         ratio = {v: evidence.over_seeds((by[v] / by["default"]).dropna()) for v in biased}
         tests = [evidence.Test(f"{v} / default", e, at_least=SUBSTANTIAL) for v, e in ratio.items()]
+        shown = [f"{v} {by[v].mean():.0%} ({e.text(percent=False, unit='x')})" for v, e in ratio.items()]
         bias_claim = paper.judged(
-            "; ".join([f"default {by['default'].mean():.0%}"]
-                      + [f"{v} {by[v].mean():.0%} ({e.text(percent=False)}x)" for v, e in ratio.items()]), tests,
-            _why(f"rule: mean sharing over tasks and layers at least {SUBSTANTIAL:g}x the default's", tests))
+            "; ".join([f"default {by['default'].mean():.0%}"] + shown), tests,
+            f"rule: mean sharing over tasks and layers at least {SUBSTANTIAL:g}x the default's")
     else:
         bias_claim = ("no biased run", "not comparable", "this run trained no biased masks")
     acc = results["accuracy"]
@@ -238,7 +232,7 @@ def verdicts(results: dict) -> pd.DataFrame:
     lost = evidence.over_seeds((acc["after training"] - acc["after all tasks"]).groupby(acc["seed"]).max())
     tests = [evidence.Test("the largest loss of an old task", lost, at_most=FORGET)]
     forget_claim = paper.judged(f"largest loss of an old task {lost.text()}", tests,
-                                _why(f"rule: at most {FORGET:.0%} lost", tests))
+                                f"rule: at most {FORGET:.0%} lost")
     learned = float(acc["after training"].min())
     return paper.verdict_table("pmnist", paper.not_learned(
         {"few-shared": few_claim, "output-first": fill_claim, "bias": bias_claim, "kept": forget_claim},

@@ -333,18 +333,18 @@ def _stability(st: pd.DataFrame) -> paper.Finding:
     for one seed is the same two masks (the run store's), so it counts once."""
     drawn, data = len(st), str(st["data"].iloc[0])
     st = st.drop_duplicates(["seed", "pair"])
-    mean_iou = cnn.per_seed(_by_seed(st, "iou"), "class pairs", within=(0.0, 1.0))
-    value = (f"mean IoU {cnn.pct(mean_iou, 1)} over {len(st)} class pairs"
+    mean_iou = evidence.over_units_by_seed(_by_seed(st, "iou"), "class pairs", within=(0.0, 1.0))
+    value = (f"mean IoU {mean_iou.text(digits=1)} over {len(st)} class pairs"
              + (f" ({drawn} drawn)" if drawn != len(st) else "")
              + f" (random masks of the same densities: {st['chance_iou'].mean():.1%}; {data})")
     if not data.startswith(STABILITY_DATA):
         return paper.Finding(value, "not comparable",
                              f"the paper's IoU is on {STABILITY_DATA}; this run used {data.split(' (')[0]}, a "
                              "stand-in for which the paper gives no figure")
-    return cnn.judge(value, [evidence.Test("mean IoU of two masks from different seeds", mean_iou, at_least=STABLE,
-                                           at_most=STABLE_HIGH, paper=STABILITY_PAPER[0])],
-                     f"within the paper's mean +- two standard deviations, {STABILITY_PAPER[0]:.2%} +- 2 x "
-                     f"{STABILITY_PAPER[1]:.2%} = {STABLE:.2%}-{STABLE_HIGH:.2%}")
+    return paper.judged(value, [evidence.Test("mean IoU of two masks from different seeds", mean_iou,
+                                              at_least=STABLE, at_most=STABLE_HIGH, paper=STABILITY_PAPER[0])],
+                        f"within the paper's mean +- two standard deviations, {STABILITY_PAPER[0]:.2%} +- 2 x "
+                        f"{STABILITY_PAPER[1]:.2%} = {STABLE:.2%}-{STABLE_HIGH:.2%}")
 
 
 def _test_samples(halves: pd.DataFrame) -> dict[str, int]:
@@ -368,7 +368,7 @@ def _half_masking(halves: pd.DataFrame) -> paper.Finding:
     for model, g in acc.groupby(level="model", sort=False):
         drops = {}
         for half in HALVES:
-            drop = cnn.difference(g["unmasked"].tolist(), g[half].tolist(), n[model])
+            drop = evidence.difference(g["unmasked"].tolist(), g[half].tolist(), n[model])
             drops[half] = drop
             test = evidence.Test(f"{model}, {half}: accuracy drop", drop, at_most=SMALL_DROP)
             if (model, half) == EXCEPTION:  # an allowance: a larger drop must leave it well above chance
@@ -376,31 +376,28 @@ def _half_masking(halves: pd.DataFrame) -> paper.Finding:
                 test = _either(test, evidence.Test(f"{model}, {half} (the paper's exception): accuracy left", left,
                                                    at_least=EXCEPTION_FLOOR))
             tests.append(test)
-        text.append(f"{model}: " + ", ".join(f"{h.split()[0]} {cnn.points(d)}" for h, d in drops.items()))
+        text.append(f"{model}: " + ", ".join(f"{h.split()[0]} {d.points()}" for h, d in drops.items()))
     value = "accuracy drop with the mask on half of the layers: " + "; ".join(text)
-    return cnn.judge(value, tests, f"every drop at most {SMALL_DROP:.0%}, but the paper's exception ({EXCEPTION[0]}, "
-                     f"{EXCEPTION[1]}), which may drop more if it keeps at least {EXCEPTION_FLOOR:.0%} (ten times "
-                     "chance)")
+    return paper.judged(value, tests, f"every drop at most {SMALL_DROP:.0%}, but the paper's exception "
+                        f"({EXCEPTION[0]}, {EXCEPTION[1]}), which may drop more if it keeps at least "
+                        f"{EXCEPTION_FLOOR:.0%} (ten times chance)")
 
 
 def _kept(sw: pd.DataFrame) -> dict[tuple[str, float], evidence.Estimate]:
     """Per (network, beta) of the sweep: the worse operation's mask accuracy relative to the unmasked
-    network's; over several seeds the t-interval, from one seed each operation's Wilson interval over its
-    ADDMUL_TEST samples divided by the unmasked accuracy (the lower of the two operations' ends)."""
+    network's; over several seeds the t-interval, from one seed each operation's interval of the ratio
+    (evidence.ratio, over its ADDMUL_TEST samples; the lower of the two operations' ends). An unmasked
+    accuracy of 0 counts as one test sample."""
     out = {}
     for (network, beta), g in sw.groupby(["network", "beta"]):
-        ratios = {o: (g[o] / g[f"unmasked_{o}"].clip(lower=1 / ADDMUL_TEST)).tolist() for o in addmul.OPS}
+        unmasked = {o: g[f"unmasked_{o}"].clip(lower=1 / ADDMUL_TEST) for o in addmul.OPS}
         if len(g) > 1:
-            out[network, beta] = evidence.over_seeds(np.minimum(*ratios.values()))
+            out[network, beta] = evidence.over_seeds(np.minimum(*((g[o] / unmasked[o]).tolist() for o in addmul.OPS)))
             continue
-        per_op = []
-        for o in addmul.OPS:
-            ref = max(float(g[f"unmasked_{o}"].iloc[0]), 1 / ADDMUL_TEST)
-            e = evidence.binomial(float(g[o].iloc[0]), ADDMUL_TEST)
-            per_op.append((e.value / ref, e.low / ref, e.high / ref))
-        value, low, high = (min(x) for x in zip(*per_op))
-        out[network, beta] = evidence.Estimate(value, low, high, 1, f"1 seed, Wilson intervals over {ADDMUL_TEST:,} "
-                                               "test samples per operation, divided by the unmasked accuracy")
+        per_op = [evidence.ratio(g[o].tolist(), unmasked[o].tolist(), ADDMUL_TEST) for o in addmul.OPS]
+        value, low, high = (min(x) for x in zip(*((e.value, e.low, e.high) for e in per_op)))
+        out[network, beta] = evidence.Estimate(value, low, high, 1, f"1 seed, MOVER-R intervals over {ADDMUL_TEST:,} "
+                                               "test samples per operation, the lower operation's ends")
     return out
 
 
@@ -438,8 +435,8 @@ def _beta(sw: pd.DataFrame) -> paper.Finding:
                                    evidence.Estimate(value, min(options), max(options), seeds,
                                                      "the betas that surely / possibly keep > 95%"),
                                    at_most=TRANSFER))
-    return cnn.judge("; ".join(text), tests, f"every size keeps > {KEEP:.0%} over at least {DECADES:g} decade of beta, "
-                     "and the largest such beta is the same for every size")
+    return paper.judged("; ".join(text), tests, f"every size keeps > {KEEP:.0%} over at least {DECADES:g} decade of "
+                        "beta, and the largest such beta is the same for every size")
 
 
 def _size(sizes: pd.DataFrame) -> paper.Finding:
@@ -453,7 +450,7 @@ def _size(sizes: pd.DataFrame) -> paper.Finding:
         return paper.Finding(value, "not comparable", "one network size: nothing to compare")
     tests = [evidence.Test(f"{a:,} -> {b:,} weights: fall of the share", evidence.over_seeds(share[a] - share[b]),
                            at_least=0.0) for a, b in zip(cols, cols[1:])]
-    return cnn.judge(value, tests, "the share of add's weights also used by mul falls with every increase in size")
+    return paper.judged(value, tests, "the share of add's weights also used by mul falls with every increase in size")
 
 
 def verdicts(results: dict) -> pd.DataFrame:

@@ -64,3 +64,17 @@ def test_accuracy_per_pair_and_bad_names():
         double_add.pair_index(["pair3"])
     with pytest.raises(ValueError, match="feed must be one of"):
         double_add.check_feed("both")
+
+
+@pytest.mark.parametrize("feed", ["together", "forced"])
+def test_a_pairs_mask_trains_with_the_other_pairs_input_hidden(feed):
+    # the authors' train_only_tuple: while a mask trains on pair 1 the LSTM never sees pair 2
+    numbers = double_add.sample(4)
+    net = RepeatLSTM(80, 8, 40, steps=6, reads=(3, 6) if feed == "forced" else None)
+    seen = []
+    net.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    double_add.outputs(net, numbers, feed, pairs=[0], steps=6, hide_others=True)
+    double_add.outputs(net, numbers, feed, pairs=[0], steps=6)
+    hidden, shown = seen
+    assert hidden[..., 40:].sum() == 0 and torch.equal(hidden[..., :40], shown[..., :40])
+    assert shown[..., 40:].sum() > 0  # without hide_others (the evaluation) both pairs are shown

@@ -71,3 +71,22 @@ def test_resnet_depth_and_masking_per_slice():
     check_per_slice(wrap(small), [torch.rand(8, 3, 16, 16)])
     with pytest.raises(ValueError, match="depth must be 6n"):
         ResNet(depth=10)
+
+
+def test_repeat_lstm_stacks_the_authors_cells():
+    # github.com/RobertCsordas/modules layers/masked_lstm.py: forget bias 1, one bias per gate,
+    # the cell gate's recurrent weights orthogonal with gain tanh / sqrt(2)
+    torch.manual_seed(0)
+    net = RepeatLSTM(42, 16, 20, steps=3, layers=2)
+    lstm, h = net.lstm, 16
+    assert lstm.num_layers == 2
+    for k in range(2):
+        b_ih, b_hh = getattr(lstm, f"bias_ih_l{k}"), getattr(lstm, f"bias_hh_l{k}")
+        assert torch.equal(b_ih[h:2 * h], torch.ones(h)) and b_ih[:h].abs().sum() == 0 and b_ih[2 * h:].abs().sum() == 0
+        assert b_hh.abs().sum() == 0 and not b_hh.requires_grad
+        cell = getattr(lstm, f"weight_hh_l{k}")[2 * h:3 * h]
+        gain = 5 / 3 / 2 ** 0.5
+        torch.testing.assert_close(cell @ cell.T, gain ** 2 * torch.eye(h), atol=1e-5, rtol=0)
+    assert [n for n, p in net.named_parameters() if p.requires_grad and "bias_hh" in n] == []
+    with pytest.raises(ValueError, match="layers must be a positive integer"):
+        RepeatLSTM(4, 8, 2, layers=0)

@@ -20,11 +20,15 @@ from ..store import RunStore
 from ..tasks import arithmetic, double_add
 from ..training import step_batches, train_mask, train_weights
 
-NET_KEYS = ("arch", "sizes", "hidden", "steps", "feed", "batch", "train_steps", "lr")
+NET_KEYS = ("arch", "sizes", "hidden", "layers", "steps", "feed", "batch", "train_steps", "lr")
 MASK_KEYS = ("mask_steps", "mask_lr", "beta", "n_samples")
 # The targets a mask is trained on; each is part of its stage's key, so of its seed.
 TARGETS = {"addmul": ("full", "add", "mul"), "doubleadd": ("full", "pair1", "pair2")}
 ARCHS = ("fnn", "lstm")
+# The masks leave biases alone: the authors' arithmetic sweeps set bias_no_mask: 1
+# (sweeps/addmul_*.yaml, tuple_*.yaml in github.com/RobertCsordas/modules), so an inverted mask
+# removes weights only and every unit keeps its bias.
+UNMASKED = ("*bias*",)
 
 
 def _check(problem: str, target: str = "full") -> None:
@@ -74,7 +78,7 @@ def build(problem: str, config: dict) -> nn.Module:
         return FNN(list(config["sizes"]))
     steps = config["steps"]
     reads = (steps // 2, steps) if problem == "doubleadd" and feed(config) == "forced" else None
-    return RepeatLSTM(n_in, config["hidden"], n_out, steps=steps, reads=reads)
+    return RepeatLSTM(n_in, config["hidden"], n_out, steps=steps, reads=reads, layers=config["layers"])
 
 
 def task(problem: str, config: dict, target: str, seed: int, device):
@@ -110,8 +114,8 @@ def task(problem: str, config: dict, target: str, seed: int, device):
         return batch
     batches = step_batches(draw, seed)
 
-    def loss_fn(model, batch):
-        return double_add.loss(double_add.outputs(model, batch[0], how, pairs, steps), batch[1])
+    def loss_fn(model, batch):  # a pair's mask trains with the other pair's input hidden, as the authors'
+        return double_add.loss(double_add.outputs(model, batch[0], how, pairs, steps, hide_others=True), batch[1])
 
     def evaluate(model):
         acc = double_add.accuracy(double_add.outputs(model, test, how, steps=steps), y_test)
@@ -153,7 +157,7 @@ def mask(problem: str, net: nn.Module, config: dict, seed: int, store: RunStore,
     run = store.run(f"{problem}.mask", cfg, seed, code=(mask, network))
     torch.manual_seed(run.seed)
     batches, loss_fn, evaluate = task(problem, config, target, run.seed, device)
-    masked, log = MaskedModel(net, n_samples=config["n_samples"]), []
+    masked, log = MaskedModel(net, n_samples=config["n_samples"], exclude=UNMASKED), []
     result = train_mask(masked, batches, loss_fn, steps=config["mask_steps"], beta=config["beta"],
                         batch_size=config["batch"], lr=config["mask_lr"], eval_fn=evaluate,
                         device=device, eval_every=config["eval_every"], log=log, checkpoint=run,

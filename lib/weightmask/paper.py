@@ -226,5 +226,6 @@ def styled(table: pd.DataFrame, chapter: str, profile: str):
         if col in shown:
             shown[col] = shown[col].astype(str).map(html.escape)
     shown["seeds"] = shown["seeds"].map(lambda n: "" if pd.isna(n) else str(int(n)))
-    cols = SHOWN + [c for c in ("reference run", "reference verdict") if c in shown]
+    cols = [c for c in SHOWN if c != "seeds" or (shown["seeds"] != "").any()]  # no seeds column where none has any
+    cols += [c for c in ("reference run", "reference verdict") if c in shown]
     return shown[cols].style.hide(axis="index").set_table_attributes('class="verdicts"')

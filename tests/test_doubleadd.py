@@ -97,3 +97,16 @@ def test_hidden_inverted_keeps_the_full_mask_on_input_and_output():
     assert all(torch.equal(m[n], ~mask[n]) for n in mask if n not in io)
     assert doubleadd.io_names(MaskedModel(FNN([80, 8, 40]))) == [
         "layers.0.weight", "layers.2.weight", "layers.0.bias", "layers.2.bias"]
+
+
+def test_input_reads_counts_the_kept_input_weights_on_the_other_pairs_units():
+    masked = MaskedModel(RepeatLSTM(80, 4, 40, steps=6), exclude=["*bias*"])
+    full = masked.mask()
+    first = "lstm.weight_ih_l0"  # [16, 80]: pair 1 reads units 0-39, pair 2 units 40-79
+    only_own = torch.zeros(16, 80, dtype=torch.bool)
+    only_own[:, :40] = True  # pair 1 keeps its own 640 input weights only
+    every = torch.ones(16, 80, dtype=torch.bool)  # pair 2 keeps all 1280: half of them read pair 1
+    masks = {"pair1": full.replace({first: only_own}), "pair2": full.replace({first: every})}
+    rows = doubleadd.input_reads(masked, masks, {"net": "LSTM", "seed": 0})
+    assert [(r["pair"], r["kept input weights"], r["reading the other pair"]) for r in rows] == [
+        ("pair1", 640, 0.0), ("pair2", 1280, 0.5)]

@@ -163,6 +163,21 @@ def io_names(masked: MaskedModel) -> list[str]:
     return io + [b for b in biases if b in masked.names]
 
 
+def input_reads(masked: MaskedModel, masks: dict[str, Mask], tag: dict) -> list[dict]:
+    """Per pair's mask, the share of the input weights it keeps that read the other pair's input units:
+    a module that needs them cannot be removed without touching the other pair (an FNN's first layer, an
+    LSTM's first cell). Near 0 when a pair's mask trains with the other pair's input hidden."""
+    first = arith_nets.weight_layers(masked)[0]
+    width = double_add.N_IN // len(PAIRS)
+    rows = []
+    for i, p in enumerate(PAIRS):
+        w = masks[p][first].reshape(-1, double_add.N_IN)
+        own, other = (int(w[:, width * j:width * (j + 1)].sum()) for j in (i, 1 - i))
+        rows.append({**tag, "pair": p, "kept input weights": own + other,
+                     "reading the other pair": other / max(own + other, 1)})
+    return rows
+
+
 def hidden_inverted(mask: Mask, full: Mask, io: list[str]) -> Mask:
     """Table 3's mask: the full-task mask on the input and output layers, ``~mask`` elsewhere."""
     return (~mask).replace({n: full[n] for n in io})
@@ -196,7 +211,7 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     """
     checks.experiment("doubleadd", config, seeds, device)
     store = store or RunStore()
-    tables: dict[str, list[dict]] = {"sharing": [], "counts": [], "accuracy": [], "sanity": []}
+    tables: dict[str, list[dict]] = {"sharing": [], "counts": [], "accuracy": [], "sanity": [], "reads": []}
     ids = seed_ids(seeds, config["seeds"])
     for name, cfg in nets(config).items():
         for seed in ids[:cfg.get("seeds", len(ids))] if seeds is None else ids:
@@ -207,6 +222,7 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
             tables["sharing"] += shared
             tables["counts"] += counts
             io = io_names(masked)
+            tables["reads"] += input_reads(masked, masks, tag)
             evaluated = {"none": None, "full": masks["full"]}
             for p in PAIRS:
                 evaluated[p], evaluated["¬" + p] = masks[p], ~masks[p]
@@ -409,3 +425,11 @@ def variant_differences(results: dict) -> pd.DataFrame:
             rows.append({"pair": p, "mask": m, a: round(x), b: round(y), "difference": round(x - y),
                          "paper: difference": t1.loc[(a, p), m] - t1.loc[(b, p), m]})
     return pd.DataFrame(rows).set_index(["pair", "mask"])
+
+
+def reads_table(results: dict) -> pd.DataFrame:
+    """Per network and pair: the share of the pair's kept input weights that read the other pair's
+    input units (:func:`input_reads`), mean over seeds."""
+    r = results["reads"]
+    return (r.groupby(["net", "pair"], sort=False)[["kept input weights", "reading the other pair"]].mean()
+            .style.format({"kept input weights": "{:,.0f}", "reading the other pair": "{:.1%}"}))

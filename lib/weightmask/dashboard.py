@@ -106,7 +106,7 @@ def to_html(table: pd.DataFrame, titles: dict[str, str] | None = None) -> str:
         chapter, profile = str(r["chapter"]), str(r["profile"])
         link = f'<a href="{html.escape(chapter)}.html">{html.escape(titles.get(chapter, chapter))}</a>'
         tuned = paper.tuned_links(str(r["tuned"]), chapter, profile, f"{chapter}.html") if r["tuned"] else ""
-        claim = html.escape(str(r["claim"])) + (f"<br><small>{tuned}</small>" if tuned else "")
+        claim = html.escape(str(r["claim"])) + (f'<br><span class="tuned">{tuned}</span>' if tuned else "")
         seeds = str(int(float(r["seeds"]))) if pd.notna(r["seeds"]) and str(r["seeds"]) != "" else ""
         cells = [paper.verdict_html(str(r["verdict"])), link, claim, html.escape(str(r["paper"])),
                  html.escape(str(r["this run"]))] + ([seeds] if "seeds" in shown else [])

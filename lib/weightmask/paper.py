@@ -218,7 +218,7 @@ def styled(table: pd.DataFrame, chapter: str, profile: str):
     shown = table.copy()
     why = shown["why"].map(html.escape)
     links = shown["tuned"].map(lambda ids: tuned_links(ids, chapter, profile))
-    shown["why"] = [w + (f"<br><i>{t}</i>" if t else "") for w, t in zip(why, links)]
+    shown["why"] = [w + (f'<br><span class="tuned">{t}</span>' if t else "") for w, t in zip(why, links)]
     for col in ("verdict", "reference verdict"):
         if col in shown:
             shown[col] = shown[col].map(verdict_html)

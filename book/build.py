@@ -15,6 +15,12 @@
    are dropped.
 3. Renders <build-dir>/executed/ with Jupyter Book into <build-dir>/html/.
 
+With --executor ray [--address ADDR] (``make book PROFILE=paper EXECUTOR=ray``), step 2 is
+preceded by computing every selected chapter's stages on a Ray cluster (weightmask.executor:
+one task per chapter and seed, into the run store that the notebooks read, which must be on a
+filesystem every node shares); the notebooks then only read finished stages. A stage that still
+fails after its retries stops the build before any notebook runs (the finished ones are kept).
+
 <build-dir> is _build/ unless --build-dir names another folder (`make test` builds the smoke
 book into _build/smoke/, so that it leaves the _build/html/ of `make book` alone).
 
@@ -238,6 +244,25 @@ def execute(notebooks: list[Path], profile: str, device: str, executed: Path) ->
     print(f"executed {len(notebooks)} chapter(s) in {time.perf_counter() - total:.1f} s", flush=True)
 
 
+def precompute(notebooks: list[Path], profile: str, device: str, executor_name: str, address: str | None) -> None:
+    """Every stage of the chapters of ``notebooks`` computed by the executor into the run store
+    that the notebooks read (``$WEIGHTMASK_RESULTS``, else results/), before they run."""
+    from weightmask import executor, plan, settings
+    from weightmask.store import RunStore
+
+    names = [chapter_name(nb) for nb in notebooks if chapter_name(nb) != chapters.FRONT]
+    try:
+        plans = [plan.prepare(name, profile=profile, device=device) for name in names]
+        runner = executor.make(executor_name, address=address)
+    except (ValueError, TypeError) as err:
+        sys.exit(f"build.py: {err}")
+    store = RunStore(ROOT / settings.results_root())
+    print(f"computing the stages of {len(plans)} chapter(s) with the {executor_name} executor into {store.root}",
+          flush=True)
+    if not executor.execute(plans, store, runner, device=device).ok:
+        sys.exit("build.py: some stages failed (above); the finished ones are kept in the run store")
+
+
 def render(executed: Path, html: Path) -> None:
     """Render ``executed`` into ``html``. Jupyter Book writes to <path-output>/_build/html: for
     the default build folder that is _build/html itself; for any other, the pages are rendered
@@ -294,6 +319,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-html", action="store_true", help="execute only; do not render")
     parser.add_argument(
+        "--executor", default="local", choices=("local", "ray"),
+        help="local: each notebook computes its stages (default); ray: every chapter's stages as Ray tasks "
+        "first, then the notebooks read them",
+    )
+    parser.add_argument(
+        "--address", default=None,
+        help="--executor ray: the Ray cluster (auto, ray://HEAD:10001); default $RAY_ADDRESS, else a local one",
+    )
+    parser.add_argument(
         "--build-dir",
         type=Path,
         default=BUILD,
@@ -328,6 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     if selected:
         selected = [nb for nb in selected if nb != front] + [front]
     copy_sources(keep=[nb for nb in notebooks if nb not in selected], executed=executed)
+    if selected and args.executor != "local":
+        precompute(selected, args.profile, args.device, args.executor, args.address)
     if selected:
         execute(selected, args.profile, args.device, executed)
     if not args.no_html:

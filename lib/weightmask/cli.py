@@ -5,6 +5,13 @@ chapter's own, e.g. ``--source``: the registry :mod:`weightmask.chapters` lists 
 setting of the profile via ``--set key=value``, checks them all and the output folders before
 any compute, trains into the run store (reusing finished runs, resuming interrupted ones) and
 prints the verdicts.
+
+``--executor ray [--address ADDR]`` first computes the chapter's stages as Ray tasks, one per seed
+(:mod:`weightmask.executor`), on a local Ray instance or a cluster sharing the run store; the
+chapter's tables are then made in this process from the finished stages. A task that still fails
+after ``--retries`` is reported (stage, config, traceback) and the command exits with 1, keeping the
+other stages. ``--executor local`` (the default) runs the same graph in this process: the chapter's
+``run()`` over all seeds, which walks the stages of each seed in order.
 """
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import chapters, checks, plan, profiles, settings
+from . import chapters, checks, executor, plan, profiles, settings
 from .params import Param, literal
 from .store import RunStore
 
@@ -112,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override one setting of the profile (repeatable)")
     r.add_argument("--results", default=None, help="run store root (default: $WEIGHTMASK_RESULTS, else results/)")
     r.add_argument("--out", default=None, help="also write the result tables (CSV) and provenance.json here")
+    r.add_argument("--executor", default="local", choices=executor.EXECUTORS,
+                   help="local: in this process (default); ray: every seed's stages as a Ray task, then the "
+                        "tables here from the finished stages")
+    r.add_argument("--address", default=None, help="ray: the cluster to connect to (auto, ray://HEAD:10001); "
+                   "default $RAY_ADDRESS, else a Ray instance started on this machine")
+    r.add_argument("--retries", type=int, default=None, metavar="N",
+                   help="ray: retries of a failing task before it is reported (default 2)")
     return p
 
 
@@ -122,10 +136,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         prepared = _prepare(args)
+        runner = None
+        if args.executor != "local":
+            runner = executor.make(args.executor, address=args.address, retries=args.retries)
+        elif args.address is not None or args.retries is not None:
+            raise ValueError("--address and --retries are for --executor ray")
     except (ValueError, TypeError) as err:
         print(f"weightmask: error: {err}", file=sys.stderr)
         return 2
     settings.tune_process()  # the CLI is an entry point: it may tune the process (WEIGHTMASK_TUNE=0: not)
+    if runner is not None:  # the stages on the cluster first; the tables below only read them
+        planned, store, _ = prepared
+        if not executor.execute([planned], store, runner, device=args.device or "auto").ok:
+            print("weightmask: some stages failed (above); the finished ones are kept in the run store",
+                  file=sys.stderr)
+            return 1
     _run(*prepared)
     return 0
 

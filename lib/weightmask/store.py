@@ -7,6 +7,16 @@ old result. Every file is written atomically and recorded with its size and sha2
 run's ``manifest.json``. A file that does not match its record, or does not parse, is
 reported with :class:`CorruptRunWarning`, deleted and treated as absent, so a damaged run
 is recomputed instead of silently reused. Checkpoints load without pickle.
+
+Many writers, one store (processes and machines sharing a directory, e.g. on NFS): each run's
+files and manifest are written under a lock (``<experiment>/.<key>.lock``), so two writers never
+lose each other's manifest records and a reader never rejects a file that a writer is replacing.
+A store opened with ``RunStore(root, claim=True)`` (what :mod:`weightmask.executor`'s tasks use)
+also *claims* every stage it opens that is not done (``<experiment>/.<key>.claim``, an exclusive
+lock held until the stage is marked done): a second worker opening that stage waits, then finds
+it done and reuses it, so no stage runs twice. The claim is an OS file lock: a worker that dies
+mid-stage releases it with its process, and the next worker to open the stage resumes from the
+checkpoint the dead one left.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from typing import Any, Callable
 
 import pandas as pd
 import torch
+from filelock import FileLock, Timeout
 from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
@@ -35,6 +46,46 @@ from ._io import atomic_write
 
 MANIFEST, CONFIG, DONE, CHECKPOINT = "manifest.json", "config.json", "DONE", "checkpoint.pt"
 _RESERVED = {MANIFEST, CONFIG, DONE, CHECKPOINT}
+CLAIM_WAIT_NOTICE = 5.0  # seconds a claim waits before it prints which stage it waits for
+
+# One lock object per lock file and process: a FileLock is re-entrant only through the same
+# object (two flocks of one file in one process would block each other).
+_LOCKS: dict[Path, FileLock] = {}
+# The claims this process holds: run directory -> its claim lock (held until mark_done).
+_CLAIMS: dict[Path, FileLock] = {}
+
+
+def _lock(path: Path) -> FileLock:
+    lock = _LOCKS.get(path)
+    if lock is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = _LOCKS[path] = FileLock(path, thread_local=False)
+    return lock
+
+
+def _lock_path(run_dir: Path, kind: str) -> Path:
+    """The lock file of a run, beside its directory (the run directory holds only its files)."""
+    return run_dir.parent / f".{run_dir.name}.{kind}"
+
+
+def claimed() -> list[Path]:
+    """The run directories whose stage this process has claimed and not yet finished."""
+    return list(_CLAIMS)
+
+
+def release_claims() -> list[Path]:
+    """Release every claim this process holds (a task's end: a stage it did not finish becomes
+    free for the next worker, which resumes it from its checkpoint); the released directories."""
+    released = list(_CLAIMS)
+    for run_dir in released:
+        _release(run_dir)
+    return released
+
+
+def _release(run_dir: Path) -> None:
+    lock = _CLAIMS.pop(run_dir, None)
+    if lock is not None:
+        lock.release(force=True)
 
 
 class CorruptRunWarning(UserWarning):
@@ -153,7 +204,9 @@ class Run:
         return self._read(DONE) is not None
 
     def mark_done(self) -> None:
+        """Write the DONE marker, then release this process's claim on the stage (if any)."""
         self._write(DONE, datetime.now(timezone.utc).isoformat().encode())
+        _release(self.dir)
 
     def path(self, name: str) -> Path:
         return self.dir / _checked(name)
@@ -242,16 +295,37 @@ class Run:
     def _save_manifest(self, manifest: dict[str, dict[str, Any]]) -> None:
         atomic_write(self.dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
 
+    @property
+    def _lock(self) -> FileLock:
+        """The lock that every change of this run's files and manifest holds (many writers)."""
+        return _lock(_lock_path(self.dir, "lock"))
+
     def _write(self, name: str, data: bytes) -> None:
         """Write the file, then record it (a crash in between leaves it unrecorded: rejected)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.dir / name, data)
-        manifest = self._manifest()
-        manifest[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        self._save_manifest(manifest)
+        with self._lock:
+            atomic_write(self.dir / name, data)
+            manifest = self._manifest()
+            manifest[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            self._save_manifest(manifest)
 
     def _read(self, name: str) -> bytes | None:
-        """The file's bytes if they match the manifest; None if absent or rejected."""
+        """The file's bytes if they match the manifest; None if absent or rejected.
+
+        A mismatch is checked again under the run's lock before the file is rejected: another
+        writer may have been between replacing the file and recording it."""
+        found = self._read_once(name)
+        if isinstance(found, bytes) or found is None:
+            return found
+        with self._lock:
+            found = self._read_once(name)
+            if isinstance(found, str):
+                self._reject(name, found)
+                return None
+        return found
+
+    def _read_once(self, name: str) -> bytes | str | None:
+        """The file's bytes if they match the manifest, None if absent, else why not (a str)."""
         try:
             data = (self.dir / name).read_bytes()
         except FileNotFoundError:
@@ -265,8 +339,7 @@ class Run:
             reason = "does not match its sha256 in the manifest"
         else:
             return data
-        self._reject(name, reason)
-        return None
+        return reason
 
     def _load(self, name: str, parse: Callable[[bytes], Any]) -> Any:
         data = self._read(name)
@@ -283,17 +356,26 @@ class Run:
 
     def _discard(self, name: str) -> None:
         """Delete the file, then its record (a leftover record of a missing file is harmless)."""
-        (self.dir / name).unlink(missing_ok=True)
-        manifest = self._manifest()
-        if manifest.pop(name, None) is not None:
-            self._save_manifest(manifest)
+        with self._lock:
+            (self.dir / name).unlink(missing_ok=True)
+            manifest = self._manifest()
+            if manifest.pop(name, None) is not None:
+                self._save_manifest(manifest)
 
 
 class RunStore:
-    """A directory of runs, one per (experiment, resolved config, seed)."""
+    """A directory of runs, one per (experiment, resolved config, seed).
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    ``claim=True``: every stage opened that is not done is claimed for this process (see the
+    module's docstring), waiting while another process holds it. ``opened`` lists, in order,
+    ``(experiment, key, computed)`` for every stage opened, ``computed`` False when it was
+    already done: what a task of :mod:`weightmask.executor` reports.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, claim: bool = False) -> None:
         self.root = Path(root) if root is not None else settings.results_root()
+        self.claim = claim
+        self.opened: list[tuple[str, str, bool]] = []
 
     def run(self, experiment: str, config: dict[str, Any], seed: int, code: Any = None) -> Run:
         """The run for these arguments, created (with its config.json) if new.
@@ -314,6 +396,11 @@ class RunStore:
             info = {**_identity(experiment, config, seed, code_key), "key": key,
                     "commit": provenance.commit()}
             run._write(CONFIG, json.dumps(info, indent=2).encode())
+        done = run.done
+        if self.claim and not done:
+            _claim(run)
+            done = run.done  # the worker it waited for finished it
+        self.opened.append((experiment, key, not done))
         return run
 
     def runs(self, experiment: str | None = None) -> list[Run]:
@@ -322,3 +409,19 @@ class RunStore:
         pattern = f"*/{CONFIG}" if experiment else f"*/*/{CONFIG}"
         found = (Run(p.parent) for p in sorted(base.glob(pattern)))
         return [run for run in found if run.has(CONFIG)]
+
+
+def _claim(run: Run) -> None:
+    """Hold ``run``'s claim (see the module's docstring); released at once if the holder we
+    waited for finished it."""
+    if run.dir in _CLAIMS:
+        return
+    lock = _lock(_lock_path(run.dir, "claim"))
+    try:
+        lock.acquire(timeout=CLAIM_WAIT_NOTICE)
+    except Timeout:
+        print(f"weightmask: waiting for another worker that computes {run.dir}", flush=True)
+        lock.acquire()  # until it is done, or its process dies (the OS releases the lock)
+    _CLAIMS[run.dir] = lock
+    if run.done:
+        _release(run.dir)

@@ -5,6 +5,7 @@ started once per session by the ``ray_cluster`` fixture, so that Ray's start-up 
 Faults are injected by subclasses of :class:`weightmask.executor.Task` defined here, sent to Ray's
 workers by value.
 """
+import builtins
 import multiprocessing
 import os
 import signal
@@ -194,6 +195,15 @@ class KilledAfterCheckpoint(Task):
             super().compute(store)
         finally:
             Run.save_checkpoint, Run.load_checkpoint = save, load
+
+
+@pytest.fixture(autouse=True)
+def _print_kept():
+    """Ray's tqdm integration replaces ``builtins.print`` in the driver; put it back after each test, so
+    that later tests (e.g. a pickle payload that names ``print``) see Python's own."""
+    kept = builtins.print
+    yield
+    builtins.print = kept
 
 
 @pytest.fixture(scope="session")

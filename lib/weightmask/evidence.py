@@ -198,6 +198,8 @@ class Test:
     ``paper`` is the paper's own figure for the same quantity, where it prints one: the
     dashboard's glance figure draws each run between the rule's edge and the paper's figure."""
 
+    __test__ = False  # not a pytest test class, though its name says Test
+
     what: str
     estimate: Estimate
     at_least: float | None = None

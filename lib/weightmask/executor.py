@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import chapters
+from . import chapters, settings
 from .store import RunStore, claimed, release_claims
 
 EXECUTORS = ("local", "ray")
@@ -129,7 +129,7 @@ def run_task(task: Task, root: str, threads: int | None = None, progress: bool |
         torch.set_num_threads(threads)
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     if progress is not None:
-        os.environ["WEIGHTMASK_PROGRESS"] = "1" if progress else "0"
+        settings.set_progress(progress)
     store = RunStore(root, claim=True)
     try:
         task.compute(store)
@@ -288,7 +288,7 @@ class RayExecutor:
         """Ray, initialised (see the class docstring)."""
         import ray
         if not ray.is_initialized():
-            if self.address is None and not os.environ.get("RAY_ADDRESS"):
+            if self.address is None and not settings.ray_address():
                 ray.init(num_cpus=self.local_cpus, include_dashboard=False, log_to_driver=True)
             else:
                 ray.init(address=self.address, log_to_driver=True)

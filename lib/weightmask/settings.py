@@ -16,17 +16,21 @@ variable                    read by            when unset                  meani
 ``WEIGHTMASK_COMMIT``       ``commit``         ``git rev-parse HEAD``      commit in ``provenance.json``
 ``WEIGHTMASK_TUNE``         ``tune``           on                          0/false/no/off: ``tune_process``
                                                                            changes nothing
+``RAY_ADDRESS``             ``ray_address``    a local Ray instance        Ray's own: the cluster of
+                                                                           ``--executor ray``
 ``MALLOC_MMAP_THRESHOLD_``  ``user_malloc``    glibc's defaults            glibc's own: when either is set,
 ``MALLOC_TRIM_THRESHOLD_``                                                 ``tune_process`` leaves malloc be
 ==========================  =================  ==========================  ===============================
 
 Child processes (the Mathematics Dataset's generators) get this process's environment with
-``PYTHONHASHSEED`` fixed, through :func:`child_environment`.
+``PYTHONHASHSEED`` fixed, through :func:`child_environment`. A Ray task of the executor sets
+``WEIGHTMASK_PROGRESS`` in its worker (:func:`set_progress`).
 
 Process-wide settings
 ---------------------
 Importing weightmask or training with it changes nothing in the process beyond its own
-objects: no environment variable is set and no allocator is reconfigured. (numba's kernels
+objects: no environment variable is set (but by :func:`set_progress`, which only a Ray worker
+calls) and no allocator is reconfigured. (numba's kernels
 run with as many threads as PyTorch uses at the time of each call, ``numba.set_num_threads``,
 which is local to the calling thread.) The one process-wide setting that makes CPU mask
 training faster is applied only by :func:`tune_process`, which the command line
@@ -43,8 +47,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["VARIABLES", "child_environment", "commit", "data_dir", "profile", "progress",
-           "reference_dir", "results_root", "tune", "tune_process", "user_malloc"]
+__all__ = ["VARIABLES", "child_environment", "commit", "data_dir", "profile", "progress", "ray_address",
+           "reference_dir", "results_root", "set_progress", "tune", "tune_process", "user_malloc"]
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout (lib/weightmask/ lies two levels down)
 
@@ -56,6 +60,7 @@ VARIABLES = {
     "WEIGHTMASK_REFERENCE": "folder of the reference results (default: results/reference/ of the checkout)",
     "WEIGHTMASK_COMMIT": "commit recorded in provenance.json (default: git rev-parse HEAD)",
     "WEIGHTMASK_TUNE": "0/false/no/off: tune_process() changes nothing (default: on)",
+    "RAY_ADDRESS": "Ray's own: the cluster of --executor ray (default: a local Ray instance)",
     "MALLOC_MMAP_THRESHOLD_": "glibc's; when set, tune_process() leaves the allocator alone",
     "MALLOC_TRIM_THRESHOLD_": "glibc's; when set, tune_process() leaves the allocator alone",
 }
@@ -89,6 +94,16 @@ def profile() -> str:
 def progress() -> bool:
     """Whether progress bars are shown: ``$WEIGHTMASK_PROGRESS`` unless 0, false, no or off."""
     return _flag("WEIGHTMASK_PROGRESS")
+
+
+def set_progress(on: bool) -> None:
+    """Show (or hide) progress bars in this process and the processes it starts."""
+    os.environ["WEIGHTMASK_PROGRESS"] = "1" if on else "0"
+
+
+def ray_address() -> str | None:
+    """``$RAY_ADDRESS``: the Ray cluster to connect to, if one is named."""
+    return _get("RAY_ADDRESS")
 
 
 def data_dir() -> Path:

@@ -154,7 +154,9 @@ def glance(table: pd.DataFrame):
                   "0 = the rule's threshold (solid), 1 = the paper's figure (dotted)", fontsize=8)
     handles = [plt.Line2D([], [], color=c, marker="o", lw=0, label=v) for v, c in COLOURS.items()
                if v in set(table["verdict"])]
-    ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=True)
+    # above the axes, so that no claim's mark hides under it
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), fontsize=7,
+              frameon=False)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig

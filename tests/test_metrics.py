@@ -85,10 +85,12 @@ def test_sharing(a, b):
 def test_shared_with_any(a, b):
     c = Mask({"w": T([0, 0, 1], [0, 0, 0]), "b": T(0, 0, 0)})
     df = wm.shared_with_any(a, [b, c])
-    assert list(df.columns) == ["name", "kept", "shared", "proportion"]
+    assert list(df.columns) == ["name", "kept", "shared", "proportion", "chance"]
     # a.w = {00, 02, 10, 11}; b.w | c.w = {00, 01, 02, 11} -> shared {00, 02, 11}
     assert df["shared"].tolist() == [3, 1]
     assert df["proportion"].tolist() == pytest.approx([3 / 4, 1.0])
+    # at random a weight is shared as often as the union is dense: 4 of 6 in w, 2 of 3 in b
+    assert df["chance"].tolist() == pytest.approx([4 / 6, 2 / 3])
     single = wm.shared_with_any(a, [b])
     assert single["shared"].tolist() == [2, 1]
     with pytest.raises(ValueError, match="at least one mask"):

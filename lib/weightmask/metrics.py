@@ -56,13 +56,17 @@ def sharing(a: Mask, b: Mask) -> pd.DataFrame:
 
 
 def shared_with_any(mask: Mask, others: Sequence[Mask]) -> pd.DataFrame:
-    """Per parameter, the proportion of ``mask``'s weights used by at least one of ``others`` (Fig. 3)."""
+    """Per parameter, the proportion of ``mask``'s weights used by at least one of ``others`` (Fig. 3), and
+    ``chance``: the proportion a mask placed at random would share, the density of the others' union there
+    (App. B.3: sharing means something only against such a reference)."""
     if not others:
         raise ValueError("others must contain at least one mask")
     union = others[0]
     for o in others[1:]:
         union = union | o
-    return sharing(mask, union)[["name", "kept", "shared", "proportion"]]
+    density = union.per_layer().set_index("name")
+    out = sharing(mask, union)[["name", "kept", "shared", "proportion"]]
+    return out.assign(chance=[float(density.loc[n, "density"]) for n in out["name"]])
 
 
 def confusion_matrix(pred: Tensor, target: Tensor, n_classes: int) -> Tensor:

@@ -175,7 +175,8 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
                     share = shared_with_any(task.mask.select(layers),
                                             [p.mask.select(layers) for p in cm.tasks[:t]])
                     tables["sharing"] += [{"seed": seed, "variant": variant, "task": t, "layer": i + 1,
-                                           "name": r.name, "shared": r.proportion, "kept": r.kept}
+                                           "name": r.name, "shared": r.proportion, "kept": r.kept,
+                                           "chance": r.chance}
                                           for i, r in enumerate(share.itertuples())]
                 final = cm.evaluate(t, _accuracy(digits, mnist.permutation(t).to(device), device))["accuracy"]
                 tables["accuracy"].append({"seed": seed, "variant": variant, "task": t,
@@ -200,7 +201,11 @@ def verdicts(results: dict) -> pd.DataFrame:
 
     few = evidence.over_seeds(at(first)[hidden].mean(axis=1))
     tests = [evidence.Test(f"the hidden layers' share at task {first}", few, at_most=FEW)]
-    few_claim = paper.judged(f"task {first}: hidden layers {few.text()} shared with earlier tasks", tests,
+    chance = ""  # a table written before the chance column had none
+    if "chance" in sh.columns:
+        base = sh[(sh["variant"] == "default") & (sh["task"] == first) & sh["layer"].isin(hidden)]["chance"].mean()
+        chance = f" (at random: {base:.0%}, the earlier tasks' density there)"
+    few_claim = paper.judged(f"task {first}: hidden layers {few.text()} shared with earlier tasks{chance}", tests,
                              f"rule: below {FEW:.0%} in the hidden layers")
     if last > first:
         rise = evidence.over_seeds(at(last)[out_layer] - at(first)[out_layer])
@@ -237,3 +242,13 @@ def verdicts(results: dict) -> pd.DataFrame:
     return paper.verdict_table("pmnist", paper.not_learned(
         {"few-shared": few_claim, "output-first": fill_claim, "bias": bias_claim, "kept": forget_claim},
         learned, threshold=paper.MNIST_LEARNED))
+
+
+def chance_table(results: dict) -> pd.DataFrame:
+    """Per variant, later task and layer: the share of the task's weights that earlier tasks use, beside
+    the share a mask placed at random would get (the earlier tasks' density in that layer); mean over seeds."""
+    sh = results["sharing"]
+    if "chance" not in sh.columns:
+        raise ValueError("these results were computed before the chance column existed; rerun the chapter")
+    t = sh.groupby(["variant", "task", "layer", "name"], sort=False)[["shared", "chance"]].mean()
+    return t.style.format("{:.0%}")

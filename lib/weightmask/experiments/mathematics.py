@@ -157,11 +157,16 @@ def network(task: str, config: dict, train: seq2seq.Encoded, seed: int, store: R
     return net.eval(), keys
 
 
+# Neither embeddings nor biases are masked, as in the authors' runs (main.py's "deepmind_math" profile sets
+# bias_no_mask: 1; their mask_filter skips every "embedding").
+UNMASKED = ("*_embed.*", "*bias*")
+
+
 def mask(task: str, net, keys: dict, config: dict, split: str, train: seq2seq.Encoded, seed: int,
          store: RunStore, device) -> tuple[MaskedModel, Mask]:
     """The mask trained on ``train``: all difficulties (``split="IID"``) or the easy split."""
     t = config["tasks"][task]
-    masked = MaskedModel(net, n_samples=config["n_samples"])
+    masked = MaskedModel(net, n_samples=config["n_samples"], exclude=UNMASKED)
     cfg = {**keys, "split": split, "n_samples": config["n_samples"],
            **{k: t[k] for k in ("mask_steps", "mask_lr", "mask_batch", "beta")}}
     run = store.run("mathematics.mask", cfg, seed, code=(mask, network))

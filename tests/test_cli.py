@@ -39,7 +39,7 @@ def test_run_takes_every_notebook_parameter():
 
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
-def test_trust_builds_on_the_other_chapters_at_the_same_profile(profile, monkeypatch, tmp_path):
+def test_trust_builds_on_the_other_chapters_at_the_same_profile(profile, monkeypatch, tmp_path, cifar_present):
     class Ran(Exception):
         pass
 

@@ -72,3 +72,17 @@ def test_missing_data_names_both_ways_to_get_it(tmp_path):
 def test_without_classes():
     y = torch.tensor([0, 1, 2, 0, 1, 2])
     assert images.without_classes(y, (1,)).tolist() == [0, 2, 3, 5]
+
+
+def test_the_paper_profile_refuses_the_stand_in_and_names_how_to_get_cifar10(tmp_path, monkeypatch):
+    from weightmask import plan
+    monkeypatch.setenv("WEIGHTMASK_DATA", str(tmp_path))
+    for source in ("auto", "cifar10", "fashion"):
+        with pytest.raises(ValueError, match=r"'source'.*cifar-10-batches-py.*source='hub'.*datasets"):
+            plan.prepare("cnn", profile="paper", device="cpu", source=source)
+    plan.prepare("cnn", profile="paper", device="cpu", source="hub")
+    for profile in ("smoke", "quick"):  # the stand-in stays allowed there
+        plan.prepare("cnn", profile=profile, device="cpu", source="fashion")
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(b"")
+    plan.prepare("cnn", profile="paper", device="cpu")

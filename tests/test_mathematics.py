@@ -131,3 +131,48 @@ def test_splits_hold_out_each_difficultys_validation_from_every_training_set(cac
     assert all(len({q for q, _ in p}) == len(p) <= 60 for p in s["train"].values())
     with pytest.raises(ValueError, match="n must be"):
         m.splits("comparison__sort", n_train=0, n_val=20, data=cache)
+
+
+def _no_generation(monkeypatch):
+    def fail(*a, **k):
+        raise AssertionError("generated although cached")
+    monkeypatch.setattr(m, "_workers", fail)
+
+
+def test_arrow_cache_holds_the_json_caches_pairs_and_memory_maps(add_easy, cache, tmp_path, monkeypatch):
+    """The paper profile's cache (Arrow shards) gives the pairs the JSON cache gives, starts from a JSON cache
+    without generating, extends itself shard by shard and reads back memory-mapped."""
+    assert 150 < m.ARROW_FROM and m.splits.__defaults__[-1] is None  # quick and smoke stay on JSON
+    fresh = _fresh(tmp_path, ADD, "easy", 150, seed=0, storage="arrow")
+    assert fresh == add_easy and not m.cache_path(ADD, "easy", 0, tmp_path).exists()
+    folder = m.arrow_path(ADD, "easy", 0, tmp_path)
+    assert (folder / "manifest.json").is_file() and len(list(folder.glob("*.arrow"))) >= 1
+    more = _fresh(tmp_path, ADD, "easy", 250, seed=0, storage="arrow")
+    assert more[:150] == add_easy and len({q for q, _ in more}) == 250
+    shards = json.loads((folder / "manifest.json").read_text())["shards"]
+    assert len(shards) >= 2 and all(s["rows"] % m.CHUNK == 0 for s in shards)
+    t = m.table(ADD, "easy", 0, tmp_path)
+    assert t.num_rows == sum(s["rows"] for s in shards) and t.column_names == ["question", "answer"]
+    _no_generation(monkeypatch)
+    assert _fresh(tmp_path, ADD, "easy", 250, seed=0, storage="arrow") == more
+    assert m.generate(ADD, "easy", 150, seed=0, data=cache, progress=False, storage="arrow") == add_easy  # from JSON
+    assert m.table(ADD, "easy", 0, cache).num_rows == len(m._load(m.cache_path(ADD, "easy", 0, cache),
+                                                                  m._header(ADD, "easy", 0)))
+
+
+def test_a_damaged_arrow_shard_is_made_again(tmp_path):
+    first = _fresh(tmp_path, "comparison__sort", "easy", 150, seed=2, storage="arrow")
+    folder = m.arrow_path("comparison__sort", "easy", 2, tmp_path)
+    shard = folder / json.loads((folder / "manifest.json").read_text())["shards"][-1]["file"]
+    shard.write_bytes(shard.read_bytes()[:-7])
+    with pytest.warns(m.CorruptCacheWarning, match="damaged cache shard"):
+        assert _fresh(tmp_path, "comparison__sort", "easy", 150, seed=2, storage="arrow") == first
+    with pytest.raises(ValueError, match="storage must be"):
+        _fresh(tmp_path, "comparison__sort", "easy", 5, seed=2, storage="parquet")
+
+
+def test_the_paper_profiles_sizes_take_the_arrow_cache(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(m, "_arrow_cache", lambda *a: seen.append(a) or ([("q", "a")] * m.CHUNK, None))
+    monkeypatch.setattr(m, "_unique", lambda raw: [(f"q{i}", "a") for i in range(m.ARROW_FROM)])
+    assert len(_fresh(tmp_path, ADD, "easy", m.ARROW_FROM, seed=0)) == m.ARROW_FROM and len(seen) == 1

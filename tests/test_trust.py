@@ -100,7 +100,7 @@ def test_unknown_overrides_are_refused_before_any_compute(tmp_path, key, value):
 
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
-def test_the_other_chapters_stages_follow_the_profile(profile, monkeypatch, tmp_path):
+def test_the_other_chapters_stages_follow_the_profile(profile, monkeypatch, tmp_path, cifar_present):
     """Nothing trains: the stage functions record the settings they get, and the first one stops the run."""
     from weightmask import profiles
     from weightmask.experiments import addmul, arith_nets

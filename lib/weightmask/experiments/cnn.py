@@ -95,7 +95,7 @@ PROFILES = {
     "paper": dict(seeds=10, nets=["CNN", "CNN (no dropout)", "ResNet"], widths=[32, 64, 128, 256],
                   resnet_depth=110, resnet_width=16, batch=128, train_steps=20_000, resnet_steps=64_000,
                   lr=1e-3, resnet_lr=0.1, mask_steps=20_000, mask_batch=128, mask_lr=1e-2, beta=1e-4,
-                  n_samples=4, n_test=10_000),
+                  n_samples=4, n_test=10_000, dataset=PAPER_DATA),
 }
 
 _SMOKE = "smoke only shows that the code runs end to end"
@@ -262,7 +262,24 @@ def pair_mask(net, keys: dict, config: dict, data: images.Images, seed: int, pai
 
 def check(config: dict, **arguments) -> None:
     """Each network can be built as configured (its constructor checks widths and ResNet depth); built
-    on the meta device: no memory, no draw from the random generator."""
+    on the meta device: no memory, no draw from the random generator. A profile whose setting ``dataset``
+    is the paper's (``paper``) runs on CIFAR-10 or not at all: the parameter ``source`` must reach it (the
+    python archive unpacked in the data folder, or the hub), never the Fashion-MNIST stand-in."""
+    source = arguments.get("source", "auto")
+    if config.get("dataset") == PAPER_DATA:
+        from .. import settings
+        folder = settings.data_dir() / "cifar-10-batches-py"
+        how = (f"unpack the CIFAR-10 python archive (cifar-10-python.tar.gz, https://www.cs.toronto.edu/~kriz/"
+               f"cifar.html) into {folder.parent} so that {folder / 'test_batch'} exists (see data/README.md), "
+               "or use source='hub' to read uoft-cs/cifar10 from the Hugging Face hub through `datasets` (online)")
+        if source == "fashion":
+            raise ValueError(f"setting 'dataset' is {PAPER_DATA!r} at this profile (the paper's data) but parameter "
+                             f"'source' is 'fashion', the offline stand-in of the smoke and quick profiles: {how}")
+        if source in ("auto", "cifar10") and not (folder / "test_batch").is_file():
+            raise ValueError(f"setting 'dataset' is {PAPER_DATA!r} at this profile (the paper's data), and parameter "
+                             f"'source'={source!r} finds no CIFAR-10 under {folder}"
+                             + (" (it would fall back to the Fashion-MNIST stand-in of the smoke and quick profiles)"
+                                if source == "auto" else "") + f": {how}")
     with torch.device("meta"):
         for name in config["nets"]:
             try:

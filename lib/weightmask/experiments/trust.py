@@ -216,6 +216,7 @@ def check(config: dict, profile: str, **arguments) -> None:
     checks.settings({**fnn, **config["sweep"]})
     checks.settings(_scan(others["scan"], config), scan.CHOICES)
     scan.check(_scan(others["scan"], config))
+    cnn.check(others["cnn"], source=config["images"])  # at paper: CIFAR-10, never the stand-in
 
 
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,

@@ -10,6 +10,12 @@ chunks of ``CHUNK`` by worker processes (one per core) with ``PYTHONHASHSEED`` f
 a cache file that is truncated or does not match its checksum is made again.
 
 ``splits`` carves a validation set from each difficulty as App. C.7.2 does.
+
+Caches: a JSON file per task, difficulty and seed for up to ``ARROW_FROM`` samples (smoke, quick);
+from there on (the paper profile: 666,666 per difficulty) a folder of Arrow IPC shards that
+memory-map (``<difficulty>-seed<seed>.arrow/``, one shard per save, each with its checksum in
+``manifest.json``), started from the JSON cache when one exists. ``hub`` reads the released
+samples of ``deepmind/math_dataset`` through ``datasets`` instead (online).
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ import warnings
 from importlib.metadata import version
 from pathlib import Path
 
+import pyarrow as pa
 from tqdm import tqdm
 
 from .. import settings
@@ -41,6 +48,10 @@ SAVE_EVERY = 20       # chunks between cache writes during a long generation
 HASH_SEED = "0"       # PYTHONHASHSEED of the generating processes (sympy iterates over sets)
 FORMAT = 1            # of the cache files
 MIN_NEW = 0.01        # a round of generation adding fewer new questions than this share: exhausted
+ARROW_FROM = 100_000  # samples asked for from which the cache is Arrow shards (the paper profile), not JSON
+STORAGES = ("json", "arrow")
+HUB = "deepmind/math_dataset"  # configs = the task names; its train split: train-easy, -medium, -hard in order
+HUB_PER_DIFFICULTY = 666_666  # samples of each difficulty in the released train split
 
 WORKER = Path(__file__).with_name("_mathematics_worker.py")
 
@@ -148,8 +159,110 @@ def _workers(task: str, difficulty: str, seed: int, chunks: range, workers: int)
             proc.errors.close()
 
 
-def _generate_chunks(path: Path, header: dict, raw: Pairs, more: int, progress: bool | None) -> Pairs:
+def arrow_path(task: str, difficulty: str, seed: int, data: Path | None = None) -> Path:
+    return cache_path(task, difficulty, seed, data).with_suffix(".arrow")
+
+
+def _shard_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def table(task: str, difficulty: str, seed: int = 0, data: Path | None = None) -> pa.Table:
+    """The Arrow cache's raw pairs (columns ``question``, ``answer``; whole chunks, repeats included) as one
+    table memory-mapped from its shards; shards that fail their checksum are dropped with all after them."""
+    return _arrow_table(arrow_path(task, difficulty, seed, data), _header(task, difficulty, seed))
+
+
+def _manifest(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "manifest.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _arrow_table(folder: Path, header: dict) -> pa.Table:
+    manifest, good, tables = _manifest(folder), [], []
+    if manifest is not None and {k: manifest.get(k) for k in header} == header:
+        for shard in manifest.get("shards", []):
+            path = folder / shard["file"]
+            ok = path.is_file() and _shard_digest(path) == shard["sha256"]
+            t = pa.ipc.open_file(pa.memory_map(str(path))).read_all() if ok else None
+            if t is None or t.num_rows != shard["rows"] or t.num_rows % CHUNK:
+                warnings.warn(f"discarding the damaged cache shard {path} and those after it; generating them "
+                              "again", CorruptCacheWarning, stacklevel=3)
+                break
+            good.append(shard)
+            tables.append(t)
+    elif folder.is_dir():
+        warnings.warn(f"discarding the outdated or unreadable cache {folder}; generating it again",
+                      CorruptCacheWarning, stacklevel=3)
+    if manifest is None or len(good) != len(manifest.get("shards", [])):
+        _write_manifest(folder, header, good)
+    schema = pa.schema([("question", pa.string()), ("answer", pa.string())])
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _write_manifest(folder: Path, header: dict, shards: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    keep = {s["file"] for s in shards}
+    for stale in folder.glob("*.arrow"):
+        if stale.name not in keep:
+            stale.unlink()
+    atomic_write(folder / "manifest.json", json.dumps({**header, "shards": shards}, indent=1).encode())
+
+
+def _arrow_cache(task: str, difficulty: str, seed: int, data: Path | None, header: dict):
+    """(raw pairs, save) of the Arrow cache: ``save(raw)`` writes what ``raw`` adds as one new shard. An
+    absent cache starts from the JSON cache of the same samples when there is one."""
+    folder = arrow_path(task, difficulty, seed, data)
+    t = _arrow_table(folder, header)
+    raw = list(zip(t.column("question").to_pylist(), t.column("answer").to_pylist()))
+    shards = (_manifest(folder) or {}).get("shards", [])
+    del t
+
+    def save(pairs: Pairs) -> None:
+        new = pairs[sum(s["rows"] for s in shards):]
+        if not new:
+            return
+        name = f"{len(shards):05d}.arrow"
+        body = pa.table({"question": [q for q, _ in new], "answer": [a for _, a in new]})
+        tmp = folder / f".{name}.tmp"
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, body.schema) as writer:
+            writer.write_table(body)
+        os.replace(tmp, folder / name)
+        shards.append({"file": name, "rows": len(new), "sha256": _shard_digest(folder / name)})
+        _write_manifest(folder, header, shards)
+
+    if not raw:
+        raw = _load(cache_path(task, difficulty, seed, data), header)
+        save(raw)
+    return raw, save
+
+
+def hub(task: str, difficulty: str, n: int, path: str | Path | None = None) -> Pairs:
+    """The first ``n`` distinct (question, answer) pairs of ``task`` at ``difficulty`` among the released samples:
+    the train split of ``HUB`` (``deepmind/math_dataset``, config ``task``) through ``datasets``, whose
+    train-easy, train-medium and train-hard samples follow each other, ``HUB_PER_DIFFICULTY`` each; ``path``: a
+    local copy of that split (``Dataset.save_to_disk``). ``datasets`` keeps it as memory-mapped Arrow."""
+    from .hub import dataset
+    check(task, difficulty, n)
+    ds = dataset(HUB, task, split="train", path=path)
+    per = len(ds) // len(DIFFICULTIES)
+    part = ds.select(range(DIFFICULTIES.index(difficulty) * per, (DIFFICULTIES.index(difficulty) + 1) * per))
+    pairs = _unique([(q.rstrip("\n"), a.rstrip("\n")) for q, a in zip(part["question"], part["answer"])])
+    if len(pairs) < n:
+        raise ValueError(f"{HUB} holds {len(pairs)} distinct {task} ({difficulty}) questions, fewer than n={n}")
+    return pairs[:n]
+
+
+def _generate_chunks(path: Path, header: dict, raw: Pairs, more: int, progress: bool | None,
+                     save=None) -> Pairs:
     """``raw`` (whole cached chunks) extended by ``more`` chunks, saved as they complete in order."""
+    save = save or (lambda pairs: _save(path, header, pairs))
     task, difficulty, seed = header["task"], header["difficulty"], header["seed"]
     first = len(raw) // CHUNK
     chunks = range(first, first + more)
@@ -164,9 +277,9 @@ def _generate_chunks(path: Path, header: dict, raw: Pairs, more: int, progress: 
             while len(raw) // CHUNK in done:  # the next chunk in order
                 raw.extend(done.pop(len(raw) // CHUNK))
             if len(raw) // CHUNK - saved >= SAVE_EVERY:
-                _save(path, header, raw)
+                save(raw)
                 saved = len(raw) // CHUNK
-    _save(path, header, raw)
+    save(raw)
     return raw
 
 
@@ -181,21 +294,28 @@ def _unique(raw: Pairs) -> Pairs:
 
 
 def generate(task: str, difficulty: str, n: int, seed: int = 0, data: Path | None = None,
-             progress: bool | None = None) -> Pairs:
+             progress: bool | None = None, storage: str | None = None) -> Pairs:
     """``n`` distinct (question, answer) pairs of ``task`` at ``difficulty`` from DeepMind's
-    generator: deterministic in ``seed``, cached under ``data`` (default ``data/``)."""
+    generator: deterministic in ``seed``, cached under ``data`` (default ``data/``) as ``storage``
+    (one of ``STORAGES``; None: Arrow from ``ARROW_FROM`` samples on, else JSON)."""
     check(task, difficulty, n)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if storage is not None and storage not in STORAGES:
+        raise ValueError(f"storage must be None or one of {list(STORAGES)}, got {storage!r}")
     header = _header(task, difficulty, seed)
     path = cache_path(task, difficulty, seed, data)
-    raw = _load(path, header)
+    save = None
+    if storage == "arrow" or (storage is None and n >= ARROW_FROM):
+        raw, save = _arrow_cache(task, difficulty, seed, data, header)
+    else:
+        raw = _load(path, header)
     unique = _unique(raw)
     while len(unique) < n:
         rate = len(unique) / len(raw) if raw else 1.0  # distinct share so far
         more = math.ceil((n - len(unique)) / max(rate, MIN_NEW) / CHUNK)
         before = len(unique)
-        raw = _generate_chunks(path, header, raw, more, progress)
+        raw = _generate_chunks(path, header, raw, more, progress, save)
         unique = _unique(raw)
         if len(unique) - before < MIN_NEW * more * CHUNK:
             raise ValueError(f"{task} ({difficulty}) yields few new questions: {len(unique)} distinct in "
@@ -204,14 +324,14 @@ def generate(task: str, difficulty: str, n: int, seed: int = 0, data: Path | Non
 
 
 def splits(task: str, n_train: int, n_val: int, seed: int = 0, data: Path | None = None,
-           progress: bool | None = None) -> dict[str, dict[str, Pairs]]:
+           progress: bool | None = None, storage: str | None = None) -> dict[str, dict[str, Pairs]]:
     """``{"train": {difficulty: pairs}, "validation": {difficulty: pairs}}`` (App. C.7.2): from
     each difficulty's distinct samples, the first ``n_val`` are its validation set and the next
     ``n_train`` its training set, less any question in a validation set of any difficulty, so
     that no sample is both trained on and evaluated."""
     check(task, n=n_train)
     check(task, n=n_val)
-    pairs = {d: generate(task, d, n_val + n_train, seed, data, progress) for d in DIFFICULTIES}
+    pairs = {d: generate(task, d, n_val + n_train, seed, data, progress, storage) for d in DIFFICULTIES}
     val = {d: p[:n_val] for d, p in pairs.items()}
     held = {q for p in val.values() for q, _ in p}
     return {"train": {d: [x for x in p[n_val:] if x[0] not in held] for d, p in pairs.items()},

@@ -70,6 +70,17 @@ def test_an_edit_changes_exactly_the_stages_that_reach_it(package):
     assert key("stage") != stage
 
 
+def test_a_definition_added_beside_the_one_a_stage_calls_through_its_module_costs_no_rebuild(package):
+    # ``model.forward(x)`` reaches forward (and what model runs on import), not every function of model
+    stage = key("stage")
+    (package / "model.py").write_text((package / "model.py").read_text() + "\n\ndef unrelated():\n    return 1\n")
+    assert key("stage") == stage
+    edit(package / "experiment.py", "return model.forward(x)", "return getattr(model, 'forward')(x)")
+    stage = key("stage")  # the module used as a value: all of it counts
+    edit(package / "model.py", "return 1", "return 2")
+    assert key("stage") != stage
+
+
 def test_docstrings_comments_and_verdicts_cost_no_rebuild(package):
     stage = key("stage")
     edit(package / "model.py", '"""Doc."""\n    return', '"""Reworded."""\n    return')

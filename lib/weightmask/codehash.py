@@ -194,6 +194,7 @@ class _Walker:
         self.packages = packages
         self.seen: set[Ref] = set()
         self.todo: list[Ref] = []
+        self.resolved: set[int] = set()  # ids of module-alias Name nodes whose attribute chain named a definition
 
     def follows(self, module: str) -> bool:
         return module.split(".")[0] in self.packages
@@ -218,7 +219,8 @@ class _Walker:
         for n, local in _used(node):
             if isinstance(n, ast.Attribute):
                 self._attribute(mod, n, local)
-            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in local:
+            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in local \
+                    and id(n) not in self.resolved:  # ``alias.f``: f is reached, not all of alias
                 if n.id in mod.defs:
                     self.add((mod.name, n.id))
                 elif n.id in mod.imports:
@@ -243,6 +245,7 @@ class _Walker:
                 module = f"{module}.{part}"
                 continue
             self.add((module, part))
+            self.resolved.add(id(base))
             return
 
     def run(self) -> list[tuple[str, str, str]]:

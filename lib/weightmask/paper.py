@@ -43,6 +43,9 @@ class Claim:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
 
 
+SMOKE = "smoke only shows that the code runs end to end"  # why a smoke setting differs: every chapter's reason
+
+
 @dataclass(frozen=True)
 class Deviation:
     """A setting of a chapter's profile that differs from the paper (and the authors' code), and why.

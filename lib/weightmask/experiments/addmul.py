@@ -99,29 +99,18 @@ CLAIMS = [
 # reasons are those of the comment above PROFILES. A larger mask learning rate lets the shorter mask
 # training converge: a mask still shrinking keeps more of the weights than its operation needs, which
 # hides the separation that Fig. 1, 12 and 13 show, so those claims name it as tuned.
-_SMOKE = "a smoke run only shows that the code runs end to end"
 DEVIATIONS = [
-    paper.Deviation("seeds", "seeds", "10, App. C.2", "one seed at smoke and quick: each seed trains a network "
-                    "and three masks on a CPU; the verdicts say how many seeds they rest on"),
-    paper.Deviation("sizes", "sizes", "42-2000-2000-2000-2000-20, App. C.4",
-                    "quick: the 400-400-200 network that App. C.4 says solves the task (shared with the method "
-                    f"chapter); smoke: {_SMOKE}"),
-    paper.Deviation("train_steps", "train_steps", "20,000, App. C.4",
-                    "quick: 6000 steps, the method chapter's network, a CPU's budget (a network that has not learned "
-                    f"the task makes its claims 'not comparable'); smoke: {_SMOKE}"),
-    paper.Deviation("mask_steps", "mask_steps", "20,000 per mask, App. C.4",
-                    f"quick: 5000 steps per mask at 10x the learning rate, {method.QUICK_MASKS}; smoke: {_SMOKE}"),
-    paper.Deviation("mask_lr", "mask_lr", "1e-2, App. C.4", f"quick: 1e-1 for 5000 steps, {method.QUICK_MASKS}"),
+    *method.FNN_DEVIATIONS,  # the FNN is the method chapter's, its stages shared
     paper.Deviation("lstm.seeds", "lstm.seeds", "10, App. C.2", "one seed at smoke and quick, as the FNN"),
     paper.Deviation("lstm.hidden", "lstm.hidden", "256, App. C.4",
                     f"quick: the paper's 256 (at 128 units the LSTM does not learn multiplication in 6000 steps); "
-                    f"smoke: {_SMOKE}"),
+                    f"{paper.SMOKE}"),
     paper.Deviation("lstm.train_steps", "lstm.train_steps", "20,000, App. C.4",
-                    f"quick: 4000 steps at a larger learning rate (lstm.lr); smoke: {_SMOKE}"),
+                    f"quick: 4000 steps at a larger learning rate (lstm.lr); {paper.SMOKE}"),
     paper.Deviation("lstm.lr", "lstm.lr", "1e-3, App. C.2",
                     "quick: 3e-3, so that 4000 steps suffice (at 1e-3 the LSTM needs 8000)"),
     paper.Deviation("lstm.mask_steps", "lstm.mask_steps", "20,000 per mask, App. C.4",
-                    f"quick: 1000 steps per mask, at a larger learning rate (lstm.mask_lr); smoke: {_SMOKE}"),
+                    f"quick: 1000 steps per mask, at a larger learning rate (lstm.mask_lr); {paper.SMOKE}"),
     paper.Deviation("lstm.mask_lr", "lstm.mask_lr", "1e-2, App. C.4",
                     "quick: 6e-2, so that the masks' 1000 steps converge"),
 ]

@@ -98,33 +98,32 @@ PROFILES = {
                   n_samples=4, n_test=10_000, dataset=PAPER_DATA),
 }
 
-_SMOKE = "smoke only shows that the code runs end to end"
 _ONE = "one setting for the masks of all three networks (the simple CNN's)"
 DEVIATIONS = [
     paper.Deviation("seeds", "seeds", "10 (App. C.2)",
                     "one seed at smoke and quick: a seed trains three networks and 11 masks each on a CPU; the "
                     "verdicts say how many seeds they rest on"),
     paper.Deviation("widths", "widths", "32-64-128-256 (Table 5)",
-                    f"quick: a quarter of Table 5's channels, to train on a CPU in minutes; {_SMOKE}"),
+                    f"quick: a quarter of Table 5's channels, to train on a CPU in minutes; {paper.SMOKE}"),
     paper.Deviation("resnet_depth", "resnet_depth", "110 (App. C.8.3)",
-                    f"quick: ResNet-8 instead of ResNet-110, the same residual design at a CPU's cost; {_SMOKE}"),
+                    f"quick: ResNet-8 instead of ResNet-110, the same residual design at a CPU's cost; {paper.SMOKE}"),
     paper.Deviation("resnet_width", "resnet_width", "16 (the CIFAR ResNet of He et al., 2016)",
-                    f"quick: half the channels, for a CPU; {_SMOKE}"),
-    paper.Deviation("batch", "batch", "128 (App. C.2, C.8.3)", _SMOKE),
+                    f"quick: half the channels, for a CPU; {paper.SMOKE}"),
+    paper.Deviation("batch", "batch", "128 (App. C.2, C.8.3)", paper.SMOKE),
     paper.Deviation("train_steps", "train_steps", "20,000 (App. C.8.1)",
-                    f"quick: fewer steps, for a CPU (1000); {_SMOKE}"),
+                    f"quick: fewer steps, for a CPU (1000); {paper.SMOKE}"),
     paper.Deviation("resnet_steps", "resnet_steps", "64,000 (App. C.8.3)",
-                    f"quick: fewer steps, for a CPU (1000); {_SMOKE}"),
+                    f"quick: fewer steps, for a CPU (1000); {paper.SMOKE}"),
     paper.Deviation("mask_steps", "mask_steps", "20,000 per mask (App. C.8.1); ResNet-110: 30,000 (App. C.8.3)",
                     f"quick: 200 steps for each of a network's 11 masks, at a larger learning rate (mask_lr); "
-                    f"{_SMOKE}"),
+                    f"{paper.SMOKE}"),
     paper.Deviation("mask_batch", "mask_batch", "128 (App. C.2); ResNet-110: 256 (App. C.8.3)",
-                    f"{_ONE}; {_SMOKE}"),
+                    f"{_ONE}; {paper.SMOKE}"),
     paper.Deviation("mask_lr", "mask_lr", "1e-3 (App. C.8.1); ResNet-110: 0.03 (App. C.8.3)",
-                    f"quick: masks at a larger learning rate, so that 200 steps train them; {_ONE}; {_SMOKE}",
+                    f"quick: masks at a larger learning rate, so that 200 steps train them; {_ONE}; {paper.SMOKE}",
                     authors="1e-3 (sweeps/cifar10.yaml, cifar10_no_dropout.yaml); 3e-2 (cifar10_resnet.yaml)"),
     paper.Deviation("beta", "beta", "1e-4 (App. C.8.1); ResNet-110: 2e-5 (App. C.8.3)", _ONE),
-    paper.Deviation("n_test", "n_test", "10,000: the full test set (Sec. 5)", _SMOKE),
+    paper.Deviation("n_test", "n_test", "10,000: the full test set (Sec. 5)", paper.SMOKE),
 ]
 # Declared deviations that the paper profile shares, so that no profile differs from it there: every profile
 # masks the three networks at the simple CNN's beta, where the paper's ResNet-110 masks used 2e-5 (App. C.8.3).

@@ -110,30 +110,29 @@ CLAIMS = [
 # after 2-3k steps: a mask that keeps more weights than its pair needs overlaps the other pair's
 # more, and its inversion removes weights the other pair needs, which hides the separation of
 # Fig. 2 and Tables 1 and 3, so those claims name the masks' learning rates as tuned.
-_SMOKE = "a smoke run only shows that the code runs end to end"
+_MASK_LR = ("quick: 6x the paper's, for the shorter mask training: at 1e-2 the masks are still shrinking after "
+            "2-3k steps")
 DEVIATIONS = [
     paper.Deviation("seeds", "seeds", "10, App. C.2", "one seed at smoke and quick: each seed trains three networks "
                     "and their masks on a CPU; the verdicts say how many seeds they rest on"),
     paper.Deviation("fnn.sizes", "fnn.sizes", "80-2000-2000-2000-2000-40, App. C.4, C.5",
                     "quick: the 400-400-200 network (App. C.4 says it solves add/mul; it solves both pairs after "
-                    f"1000 steps); smoke: {_SMOKE}"),
+                    f"1000 steps); {paper.SMOKE}"),
     paper.Deviation("fnn.train_steps", "fnn.train_steps", "20,000, App. C.4, C.5",
-                    f"quick: 2000 steps (the FNN solves both pairs after 1000); smoke: {_SMOKE}"),
+                    f"quick: 2000 steps (the FNN solves both pairs after 1000); {paper.SMOKE}"),
     paper.Deviation("fnn.mask_steps", "fnn.mask_steps", "20,000 per mask, App. C.4, C.5",
-                    f"quick: 1500 steps per mask, at a larger learning rate (fnn.mask_lr); smoke: {_SMOKE}"),
+                    f"quick: 1500 steps per mask, at a larger learning rate (fnn.mask_lr); {paper.SMOKE}"),
     paper.Deviation("fnn.mask_lr", "fnn.mask_lr", "1e-2, App. C.4, C.5",
-                    "quick: 6x the paper's, for the shorter mask training: at 1e-2 the masks are still shrinking "
-                    "after 2-3k steps"),
+                    _MASK_LR),
     paper.Deviation("lstm.seeds", "lstm.seeds", "10, App. C.2", "one seed at smoke and quick, as the FNN"),
     paper.Deviation("lstm.hidden", "lstm.hidden", "256, App. C.4, C.5",
-                    f"quick: 128 units, which learn both pairs at a CPU's cost ({LSTM_STEPS}); smoke: {_SMOKE}"),
+                    f"quick: 128 units, which learn both pairs at a CPU's cost ({LSTM_STEPS}); {paper.SMOKE}"),
     paper.Deviation("lstm.train_steps", "lstm.train_steps", "20,000, App. C.4, C.5",
-                    f"quick: 6000 steps, {LSTM_STEPS}; smoke: {_SMOKE}"),
+                    f"quick: 6000 steps, {LSTM_STEPS}; {paper.SMOKE}"),
     paper.Deviation("lstm.mask_steps", "lstm.mask_steps", "20,000 per mask, App. C.4, C.5",
-                    f"quick: 1000 steps per mask, at a larger learning rate (lstm.mask_lr); smoke: {_SMOKE}"),
+                    f"quick: 1000 steps per mask, at a larger learning rate (lstm.mask_lr); {paper.SMOKE}"),
     paper.Deviation("lstm.mask_lr", "lstm.mask_lr", "1e-2, App. C.4, C.5",
-                    "quick: 6x the paper's, for the shorter mask training: at 1e-2 the masks are still shrinking "
-                    "after 2-3k steps"),
+                    _MASK_LR),
 ]
 UNSTATED = {"eval_every"}  # how often training evaluates: the paper does not say, so no deviation can be declared
 

@@ -84,34 +84,33 @@ class _PerTask(paper.Deviation):
 
 # One per setting of smoke or quick that differs from the paper (App. C.7.2 and its Table 4), with the reasons
 # of the comment above PROFILES; a task's settings are shown for every task of a profile at once.
-_SMOKE = "smoke: proves the code path in seconds"
-_SMALL = "quick runs a much smaller Transformer, on fewer samples and steps, in 1-3 CPU minutes; " + _SMOKE
+_SMALL = "quick runs a much smaller Transformer, on fewer samples and steps, in 1-3 CPU minutes; " + paper.SMOKE
 _TABLE4 = "Table 4: add_or_sub {}, linear_1d {}, differentiate {}, sort {}, collect {}"
 DEVIATIONS = [
-    paper.Deviation("seeds", "seeds", "5 per task (Fig. 5)", "one seed fits a CPU's minutes; " + _SMOKE),
+    paper.Deviation("seeds", "seeds", "5 per task (Fig. 5)", "one seed fits a CPU's minutes; " + paper.SMOKE),
     paper.Deviation("n_train", "n_train", "the official train set less 10,000 per difficulty (App. C.7.2)", _SMALL),
     paper.Deviation("n_val", "n_val", "10,000 per difficulty (App. C.7.2)",
                     "300 questions per difficulty at quick, for its CPU minutes (the intervals carry their binomial "
-                    "noise); " + _SMOKE),
+                    "noise); " + paper.SMOKE),
     paper.Deviation("d_model", "d_model", "256 (App. C.7.2)", _SMALL),
     paper.Deviation("d_ff", "d_ff", "512 (App. C.7.2)", _SMALL),
-    paper.Deviation("heads", "heads", "4 (App. C.7.2)", _SMOKE),
+    paper.Deviation("heads", "heads", "4 (App. C.7.2)", paper.SMOKE),
     paper.Deviation("layers", "layers", "3 + 3 (App. C.7.2)", _SMALL),
     paper.Deviation("dropout", "dropout", "0.1 (Saxton et al.'s Transformer)",
                     "the small quick Transformer without dropout (no other reason is recorded)"),
     paper.Deviation("lr", "lr", "1e-4 (App. C.7.2)",
                     "a 10x larger learning rate, so that the small Transformer learns in 1500 steps"),
     _PerTask("tasks", "tasks", "five tasks (App. C.7.2)",
-             "quick: the two tasks with the shortest sequences and the fastest generation; " + _SMOKE),
-    _PerTask("batch", "tasks.*.batch", _TABLE4.format(256, 512, 128, 256, 128), "batch 64 at quick; " + _SMOKE),
+             "quick: the two tasks with the shortest sequences and the fastest generation; " + paper.SMOKE),
+    _PerTask("batch", "tasks.*.batch", _TABLE4.format(256, 512, 128, 256, 128), "batch 64 at quick; " + paper.SMOKE),
     _PerTask("steps", "tasks.*.steps", _TABLE4.format("30k", "200k", "40k", "30k", "200k"),
-             "1500 steps at quick (1-3 CPU minutes); " + _SMOKE),
+             "1500 steps at quick (1-3 CPU minutes); " + paper.SMOKE),
     _PerTask("mask_batch", "tasks.*.mask_batch", _TABLE4.format(256, 400, 128, 256, 256),
-             "batch 64 at quick; " + _SMOKE),
+             "batch 64 at quick; " + paper.SMOKE),
     _PerTask("mask_steps", "tasks.*.mask_steps", _TABLE4.format("30k", "50k", "40k", "30k", "50k"),
-             "150 steps at quick; " + _SMOKE),
+             "150 steps at quick; " + paper.SMOKE),
     _PerTask("beta", "tasks.*.beta", _TABLE4.format("2e-5", "1e-6", "1e-5", "3e-6", "1e-6"),
-             "quick keeps Table 4's; " + _SMOKE),
+             "quick keeps Table 4's; " + paper.SMOKE),
 ]
 
 CLAIMS = [

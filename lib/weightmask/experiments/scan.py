@@ -115,9 +115,8 @@ PROFILES = {
 # One per setting of smoke or quick that differs from the paper (App. C.7.1, C.2; the authors' code,
 # main.py's "scan" and "trafo_scan" profiles and sweeps/scan.yaml, trafo_scan.yaml, scan_baseline.yaml), with the
 # reasons of the comment above PROFILES. smoke only proves the code path in seconds.
-_SMOKE = "smoke: proves the code path in seconds"
 DEVIATIONS = [
-    paper.Deviation("seeds", "seeds", "10 (App. C.2, footnote 3)", "one seed fits a CPU's minutes; " + _SMOKE),
+    paper.Deviation("seeds", "seeds", "10 (App. C.2, footnote 3)", "one seed fits a CPU's minutes; " + paper.SMOKE),
     paper.Deviation("nets", "nets", "LSTM and Transformer (Sec. 4)",
                     "quick runs the LSTM only: its Transformer solves ~80% of the IID test set after 1500 steps "
                     "(~4 minutes), so the chapter could not judge it, and twice that does not fit; the trust chapter "
@@ -126,12 +125,12 @@ DEVIATIONS = [
                     "Fig. 15 only for the LSTM at quick and smoke: training a network per split costs as much "
                     "as the IID network"),
     paper.Deviation("direct_splits", "direct_splits", "length, add jump, add turn left (Fig. 15)",
-                    "quick trains the LSTM directly on add-jump only (the split of Fig. 4b); " + _SMOKE),
+                    "quick trains the LSTM directly on add-jump only (the split of Fig. 4b); " + paper.SMOKE),
     paper.Deviation("batch", "batch", "256 (App. C.7.1)",
-                    "batch 64: one step of the paper's batch costs too much on one core; " + _SMOKE),
+                    "batch 64: one step of the paper's batch costs too much on one core; " + paper.SMOKE),
     paper.Deviation("mask_steps", "mask_steps", "25,000 (App. C.7.1)",
-                    "masks for 250 steps at lr 3e-2 fit the CPU minutes; " + _SMOKE),
-    paper.Deviation("mask_batch", "mask_batch", "256 (App. C.7.1)", "as the weights' batch, 64; " + _SMOKE),
+                    "masks for 250 steps at lr 3e-2 fit the CPU minutes; " + paper.SMOKE),
+    paper.Deviation("mask_batch", "mask_batch", "256 (App. C.7.1)", "as the weights' batch, 64; " + paper.SMOKE),
     paper.Deviation("mask_lr", "mask_lr", "1e-2 (App. C.7.1)",
                     "3e-2 so that 250 steps suffice: at 1e-2 an unused weight's logit needs about 220 steps just "
                     "to fall from logit(0.9) to 0"),
@@ -139,26 +138,26 @@ DEVIATIONS = [
                     "quick trains its masks with 2 samples per batch of 64 (no reason is recorded beyond the CPU "
                     "budget)"),
     paper.Deviation("n_test", "n_test", "every test command (App. C.7.1)",
-                    "500 test commands per split (the same random subset for every run) at quick; " + _SMOKE),
+                    "500 test commands per split (the same random subset for every run) at quick; " + paper.SMOKE),
     paper.Deviation("lstm.hidden", "lstm.hidden", "200 (Lake & Baroni's baseline)",
-                    "one step of the 128-unit LSTM costs ~150 ms on one core, so 64 units; " + _SMOKE),
+                    "one step of the 128-unit LSTM costs ~150 ms on one core, so 64 units; " + paper.SMOKE),
     paper.Deviation("lstm.dropout", "lstm.dropout", "0.5 (Lake & Baroni's baseline)",
                     "the quick LSTM without dropout, which learns the IID split in 1200 steps"),
-    paper.Deviation("lstm.steps", "lstm.steps", "25,000 (App. C.7.1)", "1200 steps at lr 5e-3 fit; " + _SMOKE),
+    paper.Deviation("lstm.steps", "lstm.steps", "25,000 (App. C.7.1)", "1200 steps at lr 5e-3 fit; " + paper.SMOKE),
     paper.Deviation("lstm.lr", "lstm.lr", "1e-3 (App. C.2)", "5e-3, so that 1200 steps learn the IID split"),
     paper.Deviation("lstm.beta", "lstm.beta", "3e-5 (App. C.7.1)",
                     "2e-4: at the paper's 3e-5 the quick masks keep ~80% of the weights after 250 steps and show "
                     "no gap; at 3e-4 the full-problem mask falls to 80% accuracy, and 500 steps at 1e-4 lose more "
                     "than 250 at 2e-4"),
     paper.Deviation("transformer.d_model", "transformer.d_model", "100 (App. C.7.1)",
-                    "a narrower Transformer for the CPU; " + _SMOKE),
-    paper.Deviation("transformer.heads", "transformer.heads", "4 (App. C.7.1)", _SMOKE),
+                    "a narrower Transformer for the CPU; " + paper.SMOKE),
+    paper.Deviation("transformer.heads", "transformer.heads", "4 (App. C.7.1)", paper.SMOKE),
     paper.Deviation("transformer.d_ff", "transformer.d_ff", "200 (App. C.7.1)",
-                    "a narrower Transformer for the CPU; " + _SMOKE),
+                    "a narrower Transformer for the CPU; " + paper.SMOKE),
     paper.Deviation("transformer.layers", "transformer.layers", "3 + 3 (App. C.7.1)",
-                    "a shallower Transformer for the CPU; " + _SMOKE),
+                    "a shallower Transformer for the CPU; " + paper.SMOKE),
     paper.Deviation("transformer.steps", "transformer.steps", "25,000 (App. C.7.1)",
-                    "1500 steps at quick; " + _SMOKE),
+                    "1500 steps at quick; " + paper.SMOKE),
     paper.Deviation("transformer.lr", "transformer.lr", "1e-3 (App. C.2)",
                     "2e-3 at quick: at 1e-3 it solved 84% of the IID test set after 1500 steps"),
     paper.Deviation("transformer.beta", "transformer.beta", "1e-3 (App. C.7.1)",

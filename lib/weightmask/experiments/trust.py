@@ -102,30 +102,29 @@ PROFILES = {
                   sweep={}, scan_transformer={}),
 }
 
-_SMOKE = "smoke only shows that the code runs end to end"
 DEVIATIONS = [
     paper.Deviation("seeds", "seeds", "10 (App. B.1: 10 CNNs; App. C.2)",
                     "one seed at smoke and quick: a seed trains every network of the sweep and of Fig. 11 on a "
                     "CPU; the verdicts say how many seeds they rest on"),
     paper.Deviation("betas", "betas", "Fig. 10's axis (the paper profile: 1e-6 to 1e-2, 9 values)",
                     f"quick: three betas a decade apart around the chosen 1e-4, two sizes x three betas x two "
-                    f"masks for a CPU; {_SMOKE}",
+                    f"masks for a CPU; {paper.SMOKE}",
                     authors="26 values from 1e-5 to 1e-3 (sweeps/addmul_ff_alpha_analysis.yaml)"),
     paper.Deviation("sweep_sizes", "sweep_sizes", "5 layers of 800 and of 2000 units (Fig. 10)",
                     "quick: the add/mul chapter's 400-400-200 (the smallest network App. C.4 says solves the "
-                    f"task) and one of half its width, for a CPU; {_SMOKE}",
+                    f"task) and one of half its width, for a CPU; {paper.SMOKE}",
                     authors="hidden layers 800,800,800,800 and 2000,2000,2000,2000 "
                     "(sweeps/addmul_ff_alpha_analysis.yaml)"),
     paper.Deviation("sizes", "sizes", "400-400-200, 4 x 800, 4 x 2000, 4 x 4000 (Fig. 11)",
                     "quick: the paper's two smallest, 400-400-200 and 4 x 800 (Fig. 11's claim is about the paper's "
                     "sizes; smaller networks than its smallest did not learn multiplication), for a CPU; "
-                    f"{_SMOKE}"),
+                    f"{paper.SMOKE}"),
     paper.Deviation("small_doubleadd", "small_doubleadd", "hidden layers 4 x 800 (App. B.2)",
                     "quick: a smaller network beside the double-addition chapter's quick FNN (400-400-200), as "
-                    f"the paper's 4 x 800 beside its 4 x 2000; {_SMOKE}"),
+                    f"the paper's 4 x 800 beside its 4 x 2000; {paper.SMOKE}"),
     paper.Deviation("pairs", "pairs", "10 pairs of classes per CNN (App. B.1)",
-                    f"quick: three pairs, two masks each, for a CPU; {_SMOKE}"),
-    paper.Deviation("images_test", "images_test", "10,000: the full test set", _SMOKE),
+                    f"quick: three pairs, two masks each, for a CPU; {paper.SMOKE}"),
+    paper.Deviation("images_test", "images_test", "10,000: the full test set", paper.SMOKE),
     paper.Deviation("sweep", "sweep", "the add/mul masks' 20,000 steps at lr 1e-2 (App. C.4)",
                     "quick: the sweep's masks train for 1600 steps at lr 7.5e-2, shorter than the add/mul "
                     "chapter's quick masks (5000 at 1e-1, sized by benchmarks/mask_schedule.py), to fit a CPU: "

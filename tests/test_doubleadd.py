@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from weightmask import Mask, MaskedModel
+from weightmask import Mask, MaskedModel, checks
 from weightmask.experiments import doubleadd
 from weightmask.models import FNN, RepeatLSTM
 from weightmask.tasks import double_add
@@ -65,6 +65,21 @@ def test_each_claim_can_fail(kw, failing):
 
 def test_a_network_that_did_not_learn_makes_the_claims_not_comparable():
     assert _verdicts(unmasked=0.3) == ["not comparable"] * len(doubleadd.CLAIMS)
+
+
+def test_a_run_of_the_lstms_only_judges_them_and_leaves_the_fnn_claim_not_comparable():
+    r = _results()
+    r = {k: v[v["net"] != "FNN"] for k, v in r.items() if k != "sanity"} | {"sanity": pd.DataFrame()}
+    v = doubleadd.verdicts(r).set_axis([c.id for c in doubleadd.CLAIMS])
+    assert v.loc["sanity", "verdict"] == "not comparable" and "no FNN" in v.loc["sanity", "why"]
+    assert (v.drop("sanity")["verdict"] == "reproduced").all()
+
+
+def test_nets_runs_the_chosen_networks_only():
+    config = {**doubleadd.PROFILES["smoke"], "nets": ["LSTM (forced)"]}
+    assert list(doubleadd.nets(config)) == ["LSTM (forced)"]
+    with pytest.raises(ValueError, match="'nets'"):
+        checks.experiment("doubleadd", {**config, "nets": ["CNN"]})
 
 
 def test_tables_1_and_3_set_the_paper_beside_this_run():

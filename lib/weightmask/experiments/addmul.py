@@ -21,6 +21,8 @@ from ..tasks import arithmetic
 from . import arith_nets, doubleadd, method, seed_ids
 
 OPS = arithmetic.OPS
+NETS = ("FNN", "LSTM")
+CHOICES = {"nets": NETS}  # allowed values per setting (weightmask.checks); a subset runs those networks only
 PERFORMED = ("add", "mul", "none")
 PAIRS = ((OPS[0], OPS[1]), (OPS[1], OPS[0]))  # (an operation, the other one)
 # Sec. 3.1: "the multiplication uses 3.8 times more weights than the addition (Fig. 12)", the
@@ -62,16 +64,16 @@ N_TEST = method.N_TEST  # test samples per operation: every (a, b) pair
 # measurement of when they settle (method.QUICK_MASKS), the LSTM's for 1000 at 6e-2. smoke only
 # shows that the code runs.
 PROFILES = {
-    "smoke": dict(seeds=1, sizes=[42, 64, 64, 20], batch=128, train_steps=40, mask_steps=40,
+    "smoke": dict(seeds=1, nets=list(NETS), sizes=[42, 64, 64, 20], batch=128, train_steps=40, mask_steps=40,
                   lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4, eval_every=20,
                   lstm=dict(seeds=1, hidden=16, layers=2, steps=3, batch=128, train_steps=20, mask_steps=20, lr=1e-3,
                             mask_lr=1e-2, beta=1e-4, n_samples=4)),
-    "quick": dict(seeds=1, sizes=[42, 400, 400, 200, 20], batch=128, train_steps=6000,
+    "quick": dict(seeds=1, nets=list(NETS), sizes=[42, 400, 400, 200, 20], batch=128, train_steps=6000,
                   mask_steps=5000, lr=1e-3, mask_lr=1e-1, beta=1e-4, n_samples=4,
                   eval_every=1000,
                   lstm=dict(seeds=1, hidden=256, layers=2, steps=3, batch=128, train_steps=4000, mask_steps=1000,
                             lr=3e-3, mask_lr=6e-2, beta=1e-4, n_samples=4)),
-    "paper": dict(seeds=10, sizes=[42, 2000, 2000, 2000, 2000, 20], batch=128,
+    "paper": dict(seeds=10, nets=list(NETS), sizes=[42, 2000, 2000, 2000, 2000, 20], batch=128,
                   train_steps=20_000, mask_steps=20_000, lr=1e-3, mask_lr=1e-2, beta=1e-4,
                   n_samples=4, eval_every=2000,
                   lstm=dict(seeds=10, hidden=256, layers=2, steps=3, batch=128, train_steps=20_000, mask_steps=20_000,
@@ -152,9 +154,10 @@ def _evaluate(masked: MaskedModel, masks: dict[str, Mask | None], device):
 
 
 def nets(config: dict) -> dict[str, dict]:
-    """The networks of the chapter and their settings: the FNN (top-level settings) and the LSTM."""
-    fnn = {k: v for k, v in config.items() if k not in ("lstm", "seeds")}
-    return {"FNN": fnn, "LSTM": {"eval_every": fnn["eval_every"], **config["lstm"], "arch": "lstm"}}
+    """The networks the profile runs (``nets``) and their settings: the FNN (top-level settings), the LSTM."""
+    fnn = {k: v for k, v in config.items() if k not in ("lstm", "seeds", "nets")}
+    every = {"FNN": fnn, "LSTM": {"eval_every": fnn["eval_every"], **config["lstm"], "arch": "lstm"}}
+    return {n: every[n] for n in NETS if n in config.get("nets", NETS)}
 
 
 def _tables(net_name: str, seed: int, masked: MaskedModel, masks: dict[str, Mask], device) -> dict:

@@ -27,6 +27,7 @@ from . import arith_nets, seed_ids
 
 PAIRS = double_add.PAIRS
 NETS = ("FNN", "LSTM", "LSTM (forced)")
+CHOICES = {"nets": NETS}  # allowed values per setting (weightmask.checks); a subset runs those networks only
 COPIED = "io-copied"  # the run-store variant of the App. C.1 network
 TABLE_MASKS = ("full", "pair1", "¬pair1", "pair2", "¬pair2")
 # Sec. 3.2: "weight sharing is low (Fig. 2)". Fig. 2 prints no values, but its axis ends at 25%
@@ -71,17 +72,17 @@ LSTM_STEPS = ("measured with benchmarks/train_schedule.py on the LSTM that sees 
               "learns both pairs (>= 99%) after 2000 steps, with the quick run's seed pair 2 stays at 10% until "
               "step 4000 and reaches 99% at 6000; 6000 steps cover both")
 PROFILES = {
-    "smoke": dict(seeds=1, eval_every=20,
+    "smoke": dict(seeds=1, nets=list(NETS), eval_every=20,
                   fnn=dict(sizes=[80, 48, 48, 40], batch=128, train_steps=40, mask_steps=40, lr=1e-3,
                            mask_lr=1e-2, beta=4e-4, n_samples=4),
                   lstm=dict(seeds=1, hidden=16, layers=2, steps=6, batch=128, train_steps=20, mask_steps=20,
                             lr=1e-3, mask_lr=1e-2, beta=1e-4, n_samples=4)),
-    "quick": dict(seeds=1, eval_every=1000,
+    "quick": dict(seeds=1, nets=list(NETS), eval_every=1000,
                   fnn=dict(sizes=[80, 400, 400, 200, 40], batch=128, train_steps=2000,
                            mask_steps=1500, lr=1e-3, mask_lr=6e-2, beta=4e-4, n_samples=4),
                   lstm=dict(seeds=1, hidden=128, layers=2, steps=6, batch=128, train_steps=6000,
                             mask_steps=1000, lr=1e-3, mask_lr=6e-2, beta=1e-4, n_samples=4)),
-    "paper": dict(seeds=10, eval_every=2000,
+    "paper": dict(seeds=10, nets=list(NETS), eval_every=2000,
                   fnn=dict(sizes=[80, 2000, 2000, 2000, 2000, 40], batch=128, train_steps=20_000,
                            mask_steps=20_000, lr=1e-3, mask_lr=1e-2, beta=4e-4, n_samples=4),
                   lstm=dict(seeds=10, hidden=256, layers=2, steps=6, batch=128, train_steps=20_000,
@@ -138,11 +139,12 @@ UNSTATED = {"eval_every"}  # how often training evaluates: the paper does not sa
 
 
 def nets(config: dict) -> dict[str, dict]:
-    """The three networks of the chapter and their settings."""
+    """The networks the profile runs (``nets``, of the chapter's three) and their settings."""
     common = {"eval_every": config["eval_every"]}
-    return {"FNN": {**common, **config["fnn"], "arch": "fnn"},
-            "LSTM": {**common, **config["lstm"], "arch": "lstm", "feed": "together"},
-            "LSTM (forced)": {**common, **config["lstm"], "arch": "lstm", "feed": "forced"}}
+    every = {"FNN": {**common, **config["fnn"], "arch": "fnn"},
+             "LSTM": {**common, **config["lstm"], "arch": "lstm", "feed": "together"},
+             "LSTM (forced)": {**common, **config["lstm"], "arch": "lstm", "feed": "forced"}}
+    return {n: every[n] for n in NETS if n in config.get("nets", NETS)}
 
 
 @torch.no_grad()
@@ -333,6 +335,18 @@ def _variants(acc: pd.DataFrame) -> list[evidence.Test]:
             for p in PAIRS for m in TABLE_MASKS]
 
 
+def _sanity(sanity: pd.DataFrame) -> paper.Finding:
+    """App. C.1 / Fig. 8: the I/O-copied FNN's hidden-layer sharing at least :data:`NEAR_COMPLETE`."""
+    if sanity.empty:
+        return paper.Finding("no run", "not comparable", "this run has no FNN")
+    sane = _hidden(sanity[sanity["variant"] == "I/O copied"]).groupby("seed")["shared"].mean()
+    trained = _hidden_sharing(sanity).get(("FNN", "trained"), float("nan"))
+    copied = evidence.over_seeds(sane.tolist())
+    return paper.judged(f"FNN hidden-layer sharing {copied.text(digits=1)} with I/O copied (trained: {trained:.0%})",
+                        [evidence.Test("FNN, I/O copied: hidden-layer sharing", copied, at_least=NEAR_COMPLETE)],
+                        f"near-complete means >= {NEAR_COMPLETE:.0%}")
+
+
 def verdicts(results: dict) -> pd.DataFrame:
     """The chapter's claims beside the paper's, each with a verdict computed from ``results``."""
     acc = results["accuracy"]
@@ -356,13 +370,7 @@ def verdicts(results: dict) -> pd.DataFrame:
     else:
         variants = paper.Finding("no run", "not comparable", "this run has not both LSTM variants")
 
-    sane = results["sanity"]
-    sane = _hidden(sane[sane["variant"] == "I/O copied"]).groupby("seed")["shared"].mean()
-    trained = _hidden_sharing(results["sanity"]).get(("FNN", "trained"), float("nan"))
-    copied = evidence.over_seeds(sane.tolist())
-    sanity = paper.judged(f"FNN hidden-layer sharing {copied.text(digits=1)} with I/O copied (trained: {trained:.0%})",
-                          [evidence.Test("FNN, I/O copied: hidden-layer sharing", copied, at_least=NEAR_COMPLETE)],
-                          f"near-complete means >= {NEAR_COMPLETE:.0%}")
+    sanity = _sanity(results["sanity"])
 
     every = min(unmasked.values())
     out = paper.not_learned({"low-sharing": _low_sharing(results["sharing"]),

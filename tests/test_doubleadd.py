@@ -92,6 +92,16 @@ def test_tables_1_and_3_set_the_paper_beside_this_run():
     assert t3.loc[("LSTM (forced)", "pair1"), "¬pair2"] == "90 ± 0 (paper 76)"
 
 
+def test_the_biases_table_sets_each_inverted_mask_with_biases_removed_beside_kept():
+    r = _results()
+    removed = r["accuracy"][r["accuracy"]["mask"].isin(["¬pair1", "¬pair2"])].copy()
+    removed["accuracy"] = removed["accuracy"] / 2
+    t = doubleadd.biases_table({**r, "biases": removed})
+    assert t.loc[("LSTM", "¬pair1"), "other pair: biases kept"] == 95
+    assert t.loc[("LSTM", "¬pair1"), "other pair: its biases removed"] == 48
+    assert t.loc[("FNN", "¬pair2"), "removed pair: biases kept"] == 5
+
+
 def test_copy_io_makes_pair_2_answer_like_pair_1():
     torch.manual_seed(0)
     net = FNN([80, 16, 16, 40])

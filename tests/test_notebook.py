@@ -50,6 +50,19 @@ def test_start_runs_judges_saves_and_rerun_ignores_the_notebooks_own_names(tmp_p
         "profile": None, "seeds": None, "device": "cpu"}
 
 
+def test_on_reference_shows_the_reference_runs_table_or_says_none_is_committed():
+    from dataclasses import replace
+
+    from weightmask.reference import Reference
+    ran = notebook.ChapterRun(plan=None, results={}, verdicts=pd.DataFrame(), ref=None, ref_verdicts=None,
+                              names=frozenset())
+    assert "No reference run" in ran.on_reference(len).data
+    ref = Reference("x-paper", {"accuracy": pd.DataFrame({"a": [1, 2]})},
+                    [{"profile": "paper", "seeds": [0, 1], "device": "cpu", "torch": "2", "commit": "abc",
+                      "date": "2026-12-02"}])
+    assert replace(ran, ref=ref).on_reference(lambda r: len(r["accuracy"])) == 2
+
+
 def test_the_front_page_resolves_its_profile(monkeypatch):
     monkeypatch.setenv("WEIGHTMASK_PROFILE", "paper")
     assert notebook.front({"profile": None, "device": "auto"}) == "paper"

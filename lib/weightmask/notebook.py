@@ -7,7 +7,7 @@ committed reference run. The notebook keeps only its parameters, prose and figur
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,15 @@ class ChapterRun:
         """The verdicts as the page shows them (paper.styled), the reference run's beside them."""
         return paper.styled(paper.with_reference(self.verdicts, self.ref_verdicts), self.plan.chapter.name,
                             self.profile)
+
+    def on_reference(self, table: Callable[[dict[str, pd.DataFrame]], Any]):
+        """``table`` of the committed reference run's results under a line naming that run, or a line
+        saying that none is committed: a chapter's table at the paper's settings beside its own."""
+        from IPython.display import Markdown, display
+        if self.ref is None:
+            return Markdown("No reference run at the paper profile is committed for this chapter.")
+        display(Markdown(f"Reference run: {self.ref.describe()}."))
+        return table(self.ref.results)
 
     def deviations(self):
         """The chapter's settings that differ from the paper, per profile, with the reasons."""

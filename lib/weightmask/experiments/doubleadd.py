@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import checks, evidence, paper
+from .. import biases, checks, evidence, paper
 from ..mask import Mask
 from ..masking import MaskedModel
 from ..models import FNN
@@ -198,6 +198,16 @@ def _accuracy(masked: MaskedModel, masks: dict[str, Mask | None], cfg: dict, dev
     return rows
 
 
+def _without_biases(masked: MaskedModel, masks: dict[str, Mask], cfg: dict, device) -> list[dict]:
+    """Table 1's inverted masks with the biases of the units each pair's mask uses removed too: what
+    inverting a mask that covered biases would also take away (the masks here leave biases alone)."""
+    rows = []
+    for p in PAIRS:
+        with biases.removed(masked.model, biases.used_units(masked.model, masks[p])):
+            rows += _accuracy(masked, {"¬" + p: ~masks[p]}, cfg, device)
+    return rows
+
+
 def check(config: dict, **arguments) -> None:
     """The three networks fit the double-addition task."""
     for cfg in nets(config).values():
@@ -214,7 +224,8 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     """
     checks.experiment("doubleadd", config, seeds, device)
     store = store or RunStore()
-    tables: dict[str, list[dict]] = {"sharing": [], "counts": [], "accuracy": [], "sanity": [], "reads": []}
+    tables: dict[str, list[dict]] = {"sharing": [], "counts": [], "accuracy": [], "sanity": [], "reads": [],
+                                     "biases": []}
     ids = seed_ids(seeds, config["seeds"])
     for name, cfg in nets(config).items():
         for seed in ids[:cfg.get("seeds", len(ids))] if seeds is None else ids:
@@ -232,6 +243,8 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
                 evaluated[f"¬{p} (hidden)"] = hidden_inverted(masks[p], masks["full"], io)
             tables["accuracy"] += [{**tag, **r} for r in
                                    _accuracy(masked, evaluated, cfg, next(net.parameters()).device)]
+            tables["biases"] += [{**tag, **r} for r in
+                                 _without_biases(masked, masks, cfg, next(net.parameters()).device)]
             if name == "FNN":
                 edited = copy.deepcopy(net)
                 copy_io(edited)
@@ -434,6 +447,21 @@ def variant_differences(results: dict) -> pd.DataFrame:
             rows.append({"pair": p, "mask": m, a: round(x), b: round(y), "difference": round(x - y),
                          "paper: difference": t1.loc[(a, p), m] - t1.loc[(b, p), m]})
     return pd.DataFrame(rows).set_index(["pair", "mask"])
+
+
+def biases_table(results: dict) -> pd.DataFrame:
+    """Per network and inverted pair: each pair's accuracy [%] under the inverted mask with every bias
+    kept (Table 1 here) and with the biases of the inverted pair's units removed too, means over seeds."""
+    acc, removed = results["accuracy"], results["biases"]
+    rows = []
+    for n in dict.fromkeys(removed["net"]):
+        for p, other in (PAIRS, PAIRS[::-1]):
+            row = {"net": n, "mask": "¬" + p}
+            for pair, what in ((other, "other pair"), (p, "removed pair")):
+                row[f"{what}: biases kept"] = _mean(acc, n, "¬" + p, pair)
+                row[f"{what}: its biases removed"] = _mean(removed, n, "¬" + p, pair)
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["net", "mask"]).round(0)
 
 
 def reads_table(results: dict) -> pd.DataFrame:

@@ -125,6 +125,37 @@ def test_the_graph_is_one_task_per_chapter_and_seed_after_the_chapters_it_builds
     assert all(t.device == "cpu" for t in tasks)
 
 
+def test_a_chapter_that_declares_its_stages_gets_a_task_per_stage_then_its_run():
+    tasks = executor.graph([plan.prepare("doubleadd", profile="smoke")], device="cpu")
+    by = {t.name: t for t in tasks}
+    mask = by["doubleadd/seed0/LSTM (forced): mask pair1"]
+    assert mask.after == ("doubleadd/seed0/LSTM (forced): weights",)
+    assert by["doubleadd/seed0/FNN, I/O copied: mask pair2"].after == ("doubleadd/seed0/FNN: weights",)
+    last = tasks[-1]
+    assert last.name == "doubleadd/seed0" and last.stage is None
+    assert set(last.after) == set(by) - {last.name}  # the run reads them all
+
+
+def test_declared_stages_are_the_ones_the_chapter_opens_with_the_same_bytes(tmp_path, one_thread):
+    plans = [plan.prepare("doubleadd", profile="smoke")]
+    report = LocalExecutor(echo=lambda line: None).execute(executor.graph(plans, "cpu"), RunStore(tmp_path / "tasks"))
+    assert report.ok, report.summary()
+    # the chapter's run for the seed finds every stage computed by the stage tasks
+    assert report.done["doubleadd/seed0"]["stages"] and not any(s[2] for s in report.done["doubleadd/seed0"]["stages"])
+    plans[0].run(RunStore(tmp_path / "direct"))
+    assert stage_files(tmp_path / "tasks") == stage_files(tmp_path / "direct")
+
+
+def test_a_stage_must_be_a_module_level_function_and_wait_only_for_earlier_stages():
+    from weightmask.stages import Stage, check
+    with pytest.raises(ValueError, match="module-level function"):
+        Stage("w", lambda config, seed, store, device: None)
+    with pytest.raises(ValueError, match=r"waits for \['w'\]"):
+        check([Stage("m", stage_files, after=("w",)), Stage("w", stage_files)])
+    with pytest.raises(ValueError, match="declared twice"):
+        check([Stage("w", stage_files), Stage("w", stage_files)])
+
+
 def test_ray_tasks_ask_for_a_share_of_a_gpu_only_where_their_device_is_one():
     runner = RayExecutor()
     small, big = Task("addmul", 0, {}, "cuda"), Task("mathematics", 0, {}, "auto")
@@ -234,7 +265,7 @@ def _executor(name: str, request, retries: int):
 def test_a_failing_task_is_retried_then_reported_and_the_others_are_kept(tmp_path, request, name):
     runner = _executor(name, request, retries=1)
     plans = [plan.prepare("method", profile="smoke", seeds=2)]
-    tasks = executor.graph(plans, device="cpu")
+    tasks = [Task("method", seed, plans[0].config, "cpu") for seed in (0, 1)]  # a task per seed: run() in each
     attempts = tmp_path / "attempts"
     attempts.mkdir()
     tasks[1] = _as(FailingMask, tasks[1], attempts=str(attempts))
@@ -262,7 +293,8 @@ def test_ray_executor_writes_the_same_bytes_as_the_local_one(tmp_path, ray_clust
     local_out = capsys.readouterr().out
     assert cli.main(args + [str(ray), "--executor", "ray"]) == 0
     ray_out = capsys.readouterr().out
-    assert "[tasks 2/2 done, 0 running, 0 failed; stages 4 computed, 0 reused]" in ray_out
+    # per seed: the weights' task, the mask's (reading the weights) and the run's (reading both)
+    assert "[tasks 6/6 done, 0 running, 0 failed; stages 4 computed, 6 reused]" in ray_out
     files = stage_files(local)
     assert len(files) == 2 * (3 + 4)  # per seed: weights (config, weights, log), mask (config, mask, logits, log)
     assert stage_files(ray) == files

@@ -1,16 +1,17 @@
 """Executors: the chapters' run-store stages computed in-process or as Ray tasks, into one store.
 
 **The graph, and its granularity.** A chapter's work is a graph of run-store stages: per seed,
-weights -> masks per target -> evaluations, the seeds independent of each other. In the code, a
-chapter's ``run(config, seeds, store, device)`` opens its stages inline, in order; no chapter
-declares its stages as objects. The graph that every chapter has today, without rewriting any of
-them, is therefore one **task per (chapter, seed)**: the task calls the chapter's ``run`` with
-``seeds=[seed]``, so its stages run in order inside the task (a mask after the weights it reads),
-while the seeds, and the chapters, run in parallel. A chapter that builds on others' stages
-(``BUILDS_ON``) waits for their tasks of the same seed. Afterwards the chapter's ``run()`` over all
-seeds, in one process, only reads finished stages and makes its tables (``weightmask run``, or the
-notebooks of ``make book``). A finer graph, every stage its own task, needs each chapter to declare
-its stages; nothing here would change for it but :func:`graph`.
+weights -> masks per target -> evaluations, the seeds independent of each other. A chapter that
+declares its stages (``stages(config, seed)``, :mod:`weightmask.stages`: the arithmetic chapters)
+gets **one task per stage**, each waiting for the stages it reads (a mask for its weights), so the
+networks and the masks of one seed run in parallel too. A chapter that does not (its ``run`` opens
+its stages inline, in order) gets **one task per (chapter, seed)**: the task calls the chapter's
+``run`` with ``seeds=[seed]``, so its stages run in order inside the task, while the seeds, and the
+chapters, run in parallel. Either way the chapter's ``run`` for the seed closes the seed's part of
+the graph, after its stage tasks, and a chapter that builds on others' stages (``BUILDS_ON``) waits
+for that task of theirs of the same seed. Afterwards the chapter's ``run()`` over all seeds, in one
+process, only reads finished stages and makes its tables (``weightmask run``, or the notebooks of
+``make book``).
 
 Stages that two tasks share (a network that two chapters read, a seed-independent stage) are
 computed once: the tasks open their store with ``claim=True`` (:mod:`weightmask.store`), so the
@@ -37,11 +38,13 @@ import sys
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import chapters, settings
+from .stages import Stage
+from .stages import check as check_stages
 from .store import RunStore, claimed, release_claims
 
 EXECUTORS = ("local", "ray")
@@ -55,7 +58,8 @@ GPU_SHARE = {"method": 0.25, "addmul": 0.25, "doubleadd": 0.25, "pmnist": 0.25, 
 
 @dataclass(frozen=True)
 class Task:
-    """One node of the graph: the stages of one seed of one chapter (see the module docstring)."""
+    """One node of the graph: one declared stage of one seed of a chapter, or (``stage`` None) the
+    chapter's ``run`` for the seed (see the module docstring)."""
 
     chapter: str
     seed: int
@@ -63,14 +67,18 @@ class Task:
     device: str = "auto"
     arguments: dict[str, Any] = field(default_factory=dict)
     after: tuple[str, ...] = ()  # names of the tasks it waits for
+    stage: Stage | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.chapter}/seed{self.seed}"
+        return f"{self.chapter}/seed{self.seed}" + (f"/{self.stage.name}" if self.stage else "")
 
     def compute(self, store: RunStore) -> None:
-        """Compute the task's stages into ``store``: the chapter's ``run`` for this one seed (its
-        tables are dropped; they are made again from the finished stages)."""
+        """Compute the task's stages into ``store``: its declared stage, or the chapter's ``run`` for
+        this one seed (its tables are dropped; they are made again from the finished stages)."""
+        if self.stage is not None:
+            self.stage.compute(self.config, self.seed, store, self.device, **self.stage.kwargs)
+            return
         chapters.get(self.chapter).module.run(self.config, seeds=[self.seed], store=store, device=self.device,
                                               **self.arguments)
 
@@ -84,9 +92,15 @@ def graph(plans: Sequence[Any], device: str | None = None) -> list[Task]:
     names = {p.chapter.name for p in plans}
     seeds_of = {p.chapter.name: set(p.seed_ids) for p in plans}
     for p in _ordered(plans):
+        declare = getattr(p.chapter.module, "stages", None)
         for seed in p.seed_ids:
+            common = dict(chapter=p.chapter.name, seed=seed, config=p.config, device=device or str(p.device),
+                          arguments=dict(p.arguments))
             after = tuple(f"{c}/seed{seed}" for c in p.chapter.builds_on if c in names and seed in seeds_of[c])
-            tasks.append(Task(p.chapter.name, seed, p.config, device or str(p.device), dict(p.arguments), after))
+            declared = [Task(**common, stage=s) for s in check_stages(declare(p.config, seed))] if declare else []
+            prefix = f"{p.chapter.name}/seed{seed}/"
+            tasks += [replace(t, after=after + tuple(prefix + a for a in t.stage.after)) for t in declared]
+            tasks.append(Task(**common, after=after + tuple(t.name for t in declared)))
     return tasks
 
 

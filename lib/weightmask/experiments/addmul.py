@@ -174,6 +174,11 @@ def _tables(net_name: str, seed: int, masked: MaskedModel, masks: dict[str, Mask
     return rows
 
 
+def stages(config: dict, seed: int) -> list:
+    """The stages of one seed, for an executor (weightmask.stages): each network's weights and masks."""
+    return arith_nets.stages("addmul", nets(config))
+
+
 def check(config: dict, **arguments) -> None:
     """Both networks fit the add/mul task."""
     for cfg in nets(config).values():

@@ -174,6 +174,32 @@ def masks(problem: str, net: nn.Module, config: dict, seed: int, store: RunStore
     return masked, out
 
 
+def weights_stage(config: dict, seed: int, store: RunStore, device, problem: str, net: dict, name: str) -> None:
+    """A stage task (weightmask.stages): the network ``name`` (settings ``net``) trained on ``problem``."""
+    network(problem, net, seed, store, device, name=name)
+
+
+def mask_stage(config: dict, seed: int, store: RunStore, device, problem: str, net: dict, name: str, target: str,
+               variant: str | None = None, edit=None) -> None:
+    """A stage task: the mask on ``target`` of the trained network ``name``, edited in place by ``edit``
+    first where the mask is of an edited network (``variant``)."""
+    trained, _ = network(problem, net, seed, store, device, name=name)
+    if edit is not None:
+        edit(trained)
+    mask(problem, trained, net, seed, store, device, target, variant, name)
+
+
+def stages(problem: str, nets: dict[str, dict], targets=None) -> list:
+    """The stages of one seed of ``nets`` (name -> settings): each network's weights, then its mask per
+    target (default: every target of ``problem``), each mask waiting for its network."""
+    from ..stages import Stage  # here, not above: a module's preamble is part of its stages' code keys
+    out = []
+    for name, cfg in nets.items():
+        weights = f"{name}: weights"
+        out.append(Stage(weights, weights_stage, dict(problem=problem, net=cfg, name=name)))
+        out += [Stage(f"{name}: mask {t}", mask_stage, dict(problem=problem, net=cfg, name=name, target=t),
+                      after=(weights,)) for t in targets or TARGETS[problem]]
+    return out
 
 
 def weight_layers(masked: MaskedModel) -> list[str]:

@@ -21,6 +21,7 @@ from .. import biases, checks, evidence, paper
 from ..mask import Mask
 from ..masking import MaskedModel
 from ..models import FNN
+from ..stages import Stage
 from ..store import RunStore
 from ..tasks import double_add
 from . import arith_nets, seed_ids
@@ -206,6 +207,18 @@ def _without_biases(masked: MaskedModel, masks: dict[str, Mask], cfg: dict, devi
         with biases.removed(masked.model, biases.used_units(masked.model, masks[p])):
             rows += _accuracy(masked, {"¬" + p: ~masks[p]}, cfg, device)
     return rows
+
+
+def stages(config: dict, seed: int) -> list[Stage]:
+    """The stages of one seed, for an executor (weightmask.stages): each network's weights and masks, and
+    the pair-2 mask of the FNN with its input and output weights copied (App. C.1)."""
+    networks = nets(config)
+    out = arith_nets.stages("doubleadd", networks)
+    if "FNN" in networks:
+        copied = dict(problem="doubleadd", net=networks["FNN"], name="FNN", target="pair2", variant=COPIED,
+                      edit=copy_io)
+        out.append(Stage("FNN, I/O copied: mask pair2", arith_nets.mask_stage, copied, after=("FNN: weights",)))
+    return out
 
 
 def check(config: dict, **arguments) -> None:

@@ -116,6 +116,11 @@ def check(config: dict, **arguments) -> None:
     arith_nets.check("addmul", config)
 
 
+def stages(config: dict, seed: int) -> list:
+    """The stages of one seed, for an executor (weightmask.stages): the add/mul FNN and its full-task mask."""
+    return arith_nets.stages("addmul", {"FNN": config}, targets=("full",))
+
+
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None, device="auto") -> dict:
     """All tables of the chapter: ``sampling``, ``accuracy``, ``histogram``, ``probabilities``."""
     checks.experiment("method", config, seeds, device)

@@ -108,3 +108,16 @@ def test_mathematics_from_the_hub_takes_its_difficultys_third_distinct(tmp_path,
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **kw: seen.append((a, kw)) or ds)
     assert mathematics.hub(task, "easy", 2) == [("easy q0", "0"), ("easy q1", "1")]
     assert seen == [((mathematics.HUB, task), {"split": "train"})]
+
+
+def test_readable_asks_once_per_dataset_and_warns_when_it_falls_back(monkeypatch):
+    monkeypatch.setattr(hub, "_READABLE", {})
+    calls = []
+
+    def offline():
+        calls.append(1)
+        raise ConnectionError("Couldn't reach the Hub")
+    with pytest.warns(UserWarning, match="hub dataset some/data cannot be read .*ConnectionError"):
+        assert not hub.readable("some/data", offline)
+    assert not hub.readable("some/data", offline) and calls == [1]
+    assert hub.readable("other/data", lambda: None)

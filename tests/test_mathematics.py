@@ -142,7 +142,8 @@ def _no_generation(monkeypatch):
 def test_arrow_cache_holds_the_json_caches_pairs_and_memory_maps(add_easy, cache, tmp_path, monkeypatch):
     """The paper profile's cache (Arrow shards) gives the pairs the JSON cache gives, starts from a JSON cache
     without generating, extends itself shard by shard and reads back memory-mapped."""
-    assert 150 < m.ARROW_FROM and m.splits.__defaults__[-1] is None  # quick and smoke stay on JSON
+    import inspect
+    assert 150 < m.ARROW_FROM and inspect.signature(m.splits).parameters["storage"].default is None  # quick: JSON
     fresh = _fresh(tmp_path, ADD, "easy", 150, seed=0, storage="arrow")
     assert fresh == add_easy and not m.cache_path(ADD, "easy", 0, tmp_path).exists()
     folder = m.arrow_path(ADD, "easy", 0, tmp_path)
@@ -176,3 +177,38 @@ def test_the_paper_profiles_sizes_take_the_arrow_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(m, "_arrow_cache", lambda *a: seen.append(a) or ([("q", "a")] * m.CHUNK, None))
     monkeypatch.setattr(m, "_unique", lambda raw: [(f"q{i}", "a") for i in range(m.ARROW_FROM)])
     assert len(_fresh(tmp_path, ADD, "easy", m.ARROW_FROM, seed=0)) == m.ARROW_FROM and len(seen) == 1
+
+
+def _hub_copy(tmp_path, per=4, repeats=1):
+    """A local copy of the released train split in the hub's format: ``per`` questions per difficulty (each
+    ``repeats`` times), easy, medium and hard one after the other, answers ending in a newline as released."""
+    import datasets
+    rows = [(f"{d} q{i}\n", f"{i}\n") for d in m.DIFFICULTIES for i in range(per) for _ in range(repeats)]
+    datasets.Dataset.from_dict({"question": [q for q, _ in rows], "answer": [a for _, a in rows]}).save_to_disk(
+        str(tmp_path / "math"))
+    return tmp_path / "math"
+
+
+def test_splits_from_the_hub_take_each_difficultys_distinct_questions(tmp_path):
+    path = _hub_copy(tmp_path, per=5, repeats=2)
+    s = m.splits(ADD, n_train=10, n_val=2, source="hub", path=path)
+    assert s["validation"]["hard"] == [("hard q0", "0"), ("hard q1", "1")]
+    assert s["train"]["easy"] == [(f"easy q{i}", f"{i}") for i in range(2, 5)]  # the rest: fewer than n_train
+    with pytest.raises(ValueError, match="too few distinct"):
+        m.splits(ADD, n_train=1, n_val=5, source="hub", path=path)
+
+
+def test_auto_reads_the_hub_where_it_answers_else_the_generator(monkeypatch):
+    from weightmask.tasks import hub
+    monkeypatch.setattr(hub, "_READABLE", {})
+    monkeypatch.setattr(m, "_probe", lambda task: None)
+    assert m.resolve("auto", ADD) == "hub" and m.resolve("generator") == "generator"
+
+    def offline(task):
+        raise ConnectionError("no network")
+    monkeypatch.setattr(hub, "_READABLE", {})
+    monkeypatch.setattr(m, "_probe", offline)
+    with pytest.warns(UserWarning, match="cannot be read .*ConnectionError"):
+        assert m.resolve("auto", ADD) == "generator"
+    with pytest.raises(ValueError, match="unknown Mathematics Dataset source 'web'"):
+        m.resolve("web")

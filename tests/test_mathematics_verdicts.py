@@ -143,3 +143,21 @@ def test_the_paper_profile_holds_table_4():
     assert len(paper["tasks"]) == 5 and paper["seeds"] == 5 and paper["n_samples"] == 8
     assert (paper["d_model"], paper["d_ff"], paper["heads"], paper["layers"]) == (256, 512, 4, 3)
     assert paper["tasks"]["algebra__linear_1d"]["warmup"] == 5000 and paper["tasks"][SORT]["warmup"] == 0
+
+
+def test_the_tasks_not_run_are_named_in_the_verdict_and_on_the_page():
+    results = _results(comparison__sort=(0.8, 0.78, 0.6), arithmetic__add_or_sub=(0.9, 0.9, 0.7))
+    v = e.verdicts(results).iloc[0]
+    assert v["this run"].startswith("2 of the paper's 5 tasks (algebra__linear_1d, calculus__differentiate, "
+                                    "polynomials__collect not run)")
+    assert SORT in v["this run"] and ADD in v["this run"]
+    text = e.describe(profiles.resolve("mathematics", "quick"), results, "quick")
+    assert "2 of the paper's 5" in text and "`polynomials__collect`" in text and "DeepMind's generator" in text
+
+
+def test_the_paper_profile_reads_the_released_samples_where_the_hub_answers():
+    from weightmask import checks
+    assert [profiles.resolve("mathematics", p)["data"] for p in ("smoke", "quick", "paper")] == [
+        "generator", "generator", "auto"]
+    with pytest.raises(ValueError, match=r"setting 'data' must be one of \['generator', 'hub', 'auto'\]"):
+        checks.settings({**profiles.resolve("mathematics", "smoke"), "data": "web"}, e.CHOICES)

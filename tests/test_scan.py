@@ -53,3 +53,23 @@ def test_splits_separate_what_they_promise():
 def test_unknown_split_names_the_allowed_ones():
     with pytest.raises(ValueError, match="addprim_turn_left"):
         scan.load_split("add_jump")
+
+
+def test_the_hub_and_auto_sources(monkeypatch):
+    """``hub`` reads the released files (tasks.hub.scan_split, tested offline in test_hub); ``auto`` reads them
+    where the hub answers and falls back to the grammar, with a warning, where it does not."""
+    from weightmask.tasks import hub
+    released = ([("jump", "I_JUMP")], [("walk", "I_WALK")])
+    monkeypatch.setattr(hub, "scan_split", lambda name: released)
+    monkeypatch.setattr(hub, "_READABLE", {})
+    assert scan.load_split("length", "hub") == released and scan.resolve("auto") == "hub"
+    assert scan.load_split("length", "auto") == released
+
+    def offline(name):
+        raise ConnectionError("no network")
+    monkeypatch.setattr(hub, "scan_split", offline)
+    monkeypatch.setattr(hub, "_READABLE", {})
+    with pytest.warns(UserWarning, match="cannot be read"):
+        assert scan.load_split("length", "auto") == scan.load_split("length")
+    with pytest.raises(ValueError, match="unknown SCAN source 'files'"):
+        scan.load_split("length", "files")

@@ -93,3 +93,27 @@ def test_embeddings_start_on_the_scale_of_the_position_encodings():
     m = Seq2SeqTransformer(500, 400, d_model=64, heads=4, d_ff=32, layers=1)
     for e in (m.src_embed, m.tgt_embed):
         assert abs(float(e.weight.std()) * 64 ** 0.5 - 1) < 0.05
+
+
+def test_the_loss_per_sequence_sums_each_targets_tokens():
+    """The authors' SCAN / Mathematics loss, against which the paper's beta is set: the per-token mean times
+    the real target tokens, over the batch."""
+    torch.manual_seed(0)
+    m = Seq2SeqTransformer(9, 9, d_model=8, heads=2, d_ff=16, layers=1, dropout=0.0).eval()
+    src, tgt = pad([[3, 4, 2], [5, 2]]), pad([[6, 7, 8, 2], [4, 2]])
+    per_token = seq2seq.loss(m, (src, tgt))
+    assert float(seq2seq.loss(m, (src, tgt), per="sequence")) == pytest.approx(float(per_token) * 6 / 2, rel=1e-5)
+    with pytest.raises(ValueError, match=r"per must be one of \['token', 'sequence'\], got 'word'"):
+        seq2seq.loss(m, (src, tgt), per="word")
+
+
+def test_masks_leave_embeddings_and_biases_but_not_the_layer_norms():
+    """As the authors' mask_filter with bias_no_mask: their LayerNorm's shift is named beta, so it is masked."""
+    m = Seq2SeqTransformer(9, 9, d_model=8, heads=2, d_ff=16, layers=1, tie=True)
+    left = set(seq2seq.unmasked(m))
+    masked = MaskedModel(m, exclude=seq2seq.unmasked(m)).names
+    assert "src_embed.weight" in left and "out.bias" in left and "transformer.encoder.layers.0.linear1.bias" in left
+    assert "transformer.encoder.layers.0.self_attn.in_proj_bias" in left
+    assert not any("embed" in n or (n.endswith("bias") and "norm" not in n) for n in masked)
+    assert {"transformer.encoder.layers.0.norm1.weight", "transformer.encoder.layers.0.norm1.bias",
+            "transformer.encoder.layers.0.linear1.weight"} <= set(masked)

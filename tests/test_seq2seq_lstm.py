@@ -65,3 +65,15 @@ def test_learns_to_reverse_and_greedy_accuracy_equals_the_forced_one():
     after = seq2seq.sequence_accuracy(m, data)
     assert before < 0.2 and after > 0.8
     assert seq2seq.sequence_accuracy(m, data, forced=True) == after
+
+
+def test_dropout_acts_on_the_embeddings_and_between_layers_not_on_the_output():
+    """As the authors' encoder-decoder: the decoder's top layer reaches the output layer undropped."""
+    torch.manual_seed(0)
+    m = Seq2SeqLSTM(10, 8, embed=8, hidden=16, dropout=0.5).train()
+    tops, inputs = [], []
+    m.decoder.register_forward_hook(lambda mod, args, out: tops.append(out[0]))
+    m.out.register_forward_pre_hook(lambda mod, args: inputs.append(args[0]))
+    src, tgt = _batch()
+    m(src, tgt, teacher_forcing=False)
+    assert len(tops) == len(inputs) > 0 and all(torch.equal(a, b) for a, b in zip(tops, inputs))

@@ -4,6 +4,8 @@ A model takes ``(src, tgt)`` id tensors (``tasks.text``: padded, ending with the
 and returns logits ``[batch, steps, vocab]`` whose step t predicts ``tgt[:, t]``; with
 ``max_len=L`` instead of ``tgt`` it decodes greedily (``models.Seq2SeqTransformer``).
 Accuracy is the share of sequences decoded exactly, end token included (paper Sec. 4).
+The authors' loss and mask coverage for these networks are here too (``loss(per="sequence")``,
+``unmasked``): the paper's beta values are defined against them.
 """
 from __future__ import annotations
 
@@ -63,12 +65,34 @@ def batches(data: Encoded, batch: int, generator: torch.Generator,
     return get
 
 
-def loss(model: nn.Module, batch: tuple[Tensor, Tensor], **forward) -> Tensor:
-    """Cross-entropy per target token, padding ignored; teacher-forced unless ``forward`` (further
-    arguments of the model) says otherwise, e.g. ``teacher_forcing=False`` for ``Seq2SeqLSTM``."""
+PER = ("token", "sequence")  # what ``loss`` averages over
+
+
+def loss(model: nn.Module, batch: tuple[Tensor, Tensor], per: str = "token", **forward) -> Tensor:
+    """Cross-entropy, padding ignored: the mean per target token (``per="token"``), or summed over each
+    target's tokens and averaged over the batch (``"sequence"``: the authors' SCAN and Mathematics loss,
+    against which the paper's beta is set; it weighs the task ~target-length times more than per token).
+    Teacher-forced unless ``forward`` (further arguments of the model) says otherwise, e.g.
+    ``teacher_forcing=False`` for ``Seq2SeqLSTM``."""
+    if per not in PER:
+        raise ValueError(f"per must be one of {list(PER)}, got {per!r}")
     src, tgt = batch
     logits = model(src, tgt, **forward)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=PAD)
+    flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=PAD,
+                           reduction="mean" if per == "token" else "sum")
+    return flat if per == "token" else flat / tgt.shape[0]
+
+
+def unmasked(model: nn.Module) -> tuple[str, ...]:
+    """The parameters that the authors' masks leave alone (their ``mask_filter`` with ``bias_no_mask``):
+    embeddings, and the bias of every layer but layer normalisation (their LayerNorm's shift is called
+    ``beta``, so it is masked). Exact names, for ``MaskedModel(exclude=...)``."""
+    out = []
+    for prefix, module in model.named_modules():
+        for name, _ in module.named_parameters(recurse=False):
+            if isinstance(module, nn.Embedding) or ("bias" in name and not isinstance(module, nn.LayerNorm)):
+                out.append(f"{prefix}.{name}" if prefix else name)
+    return tuple(out)
 
 
 def exact(logits: Tensor, tgt: Tensor) -> Tensor:

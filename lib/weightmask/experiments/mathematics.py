@@ -26,7 +26,8 @@ from ..training import step_batches, train_mask, train_weights
 from . import seed_ids
 
 MASKS = ("no mask", "IID mask", "easy mask")  # Fig. 5's bars
-CHOICES = {"evaluate": mathematics.DIFFICULTIES}  # allowed values per setting (weightmask.checks)
+# allowed values per setting (weightmask.checks); ``data``: where the samples come from (tasks.mathematics.SOURCES)
+CHOICES = {"evaluate": mathematics.DIFFICULTIES, "data": mathematics.SOURCES}
 # A task is "learned" when the unmasked network solves at least this share of its hard validation set.
 # The paper chose its tasks so that they "should have good performance without masking" (App. C.7.2; Fig. 5
 # draws the unmasked networks' hard accuracies as bars, without numbers): read as solving a clear majority
@@ -44,19 +45,23 @@ KEEP = 0.95
 
 # Sec. 4 / App. C.7.2: the Transformer of Saxton et al., per-task settings of Table 4. quick
 # runs a much smaller Transformer at a 10x larger learning rate, on fewer samples and steps, on the
-# two tasks with the shortest sequences and the fastest generation (1-3 minutes, cold).
+# two tasks with the shortest sequences and the fastest generation (1-3 minutes, cold). The samples
+# come from DeepMind's generator at smoke and quick (offline), from the released train split at paper
+# where the hub or its cache answers, else from the generator (its Arrow cache memory-maps) (``data``).
 PROFILES = {
-    "smoke": dict(seeds=1, n_train=60, n_val=20, data_seed=0, d_model=16, d_ff=32, heads=2, layers=1,
+    "smoke": dict(seeds=1, data="generator", n_train=60, n_val=20, data_seed=0, d_model=16, d_ff=32, heads=2, layers=1,
                   dropout=0.0, lr=1e-3, n_samples=8, evaluate=["easy", "hard"],
                   tasks={"comparison__sort": dict(batch=16, steps=10, warmup=0, mask_batch=16, mask_steps=5,
                                                   mask_lr=0.03, beta=1e-5)}),
-    "quick": dict(seeds=1, n_train=10_000, n_val=300, data_seed=0, d_model=32, d_ff=64, heads=4, layers=2,
+    "quick": dict(seeds=1, data="generator", n_train=10_000, n_val=300, data_seed=0, d_model=32, d_ff=64, heads=4,
+                  layers=2,
                   dropout=0.0, lr=1e-3, n_samples=8, evaluate=["easy", "hard"],
                   tasks={"comparison__sort": dict(batch=64, steps=1500, warmup=0, mask_batch=64,
                                                   mask_steps=150, mask_lr=0.03, beta=3e-6),
                          "arithmetic__add_or_sub": dict(batch=64, steps=1500, warmup=0, mask_batch=64,
                                                         mask_steps=150, mask_lr=0.03, beta=2e-5)}),
-    "paper": dict(seeds=5, n_train=656_666, n_val=10_000, data_seed=0, d_model=256, d_ff=512, heads=4, layers=3,
+    "paper": dict(seeds=5, data="auto", n_train=656_666, n_val=10_000, data_seed=0, d_model=256, d_ff=512, heads=4,
+                  layers=3,
                   dropout=0.1, lr=1e-4, n_samples=8, evaluate=["easy", "hard"],
                   tasks={"arithmetic__add_or_sub": dict(batch=256, steps=30_000, warmup=0, mask_batch=256,
                                                         mask_steps=30_000, mask_lr=0.03, beta=2e-5),
@@ -92,16 +97,23 @@ DEVIATIONS = [
     paper.Deviation("n_val", "n_val", "10,000 per difficulty (App. C.7.2)",
                     "300 questions per difficulty at quick, for its CPU minutes (the intervals carry their binomial "
                     "noise); " + paper.SMOKE),
-    paper.Deviation("d_model", "d_model", "256 (App. C.7.2)", _SMALL),
-    paper.Deviation("d_ff", "d_ff", "512 (App. C.7.2)", _SMALL),
-    paper.Deviation("heads", "heads", "4 (App. C.7.2)", paper.SMOKE),
-    paper.Deviation("layers", "layers", "3 + 3 (App. C.7.2)", _SMALL),
+    paper.Deviation("data", "data", "the released train sets, split per difficulty (App. C.7.2)",
+                    "smoke and quick generate the samples with DeepMind's generator, offline (the released samples "
+                    "come from the same generator); paper reads the released train split through `datasets` where "
+                    "the hub or its cache answers (auto), the generator otherwise"),
+    paper.Deviation("d_model", "d_model", "256 (App. C.7.2)", _SMALL,
+                    authors="512 (main.py's deepmind_math profile, which the dm_math sweeps keep); the paper "
+                    "profile follows the paper's text"),
+    paper.Deviation("d_ff", "d_ff", "512 (App. C.7.2)", _SMALL, authors="4 x d_model (deepmind_math profile)"),
+    paper.Deviation("heads", "heads", "4 (App. C.7.2)", paper.SMOKE, authors="8 (deepmind_math profile)"),
+    paper.Deviation("layers", "layers", "3 + 3 (App. C.7.2)", _SMALL, authors="6 + 6 (deepmind_math profile)"),
     paper.Deviation("dropout", "dropout", "0.1 (Saxton et al.'s Transformer)",
                     "the small quick Transformer without dropout (no other reason is recorded)"),
     paper.Deviation("lr", "lr", "1e-4 (App. C.7.2)",
                     "a 10x larger learning rate, so that the small Transformer learns in 1500 steps"),
     _PerTask("tasks", "tasks", "five tasks (App. C.7.2)",
-             "quick: the two tasks with the shortest sequences and the fastest generation; " + paper.SMOKE),
+             "quick runs two of the five (the tasks with the shortest sequences and the fastest generation), so "
+             "its verdict rests on those two; the page names the three not run; " + paper.SMOKE),
     _PerTask("batch", "tasks.*.batch", _TABLE4.format(256, 512, 128, 256, 128), "batch 64 at quick; " + paper.SMOKE),
     _PerTask("steps", "tasks.*.steps", _TABLE4.format("30k", "200k", "40k", "30k", "200k"),
              "1500 steps at quick (1-3 CPU minutes); " + paper.SMOKE),
@@ -127,8 +139,19 @@ def vocabulary() -> Vocabulary:
     return Vocabulary(mathematics.CHARS, tokenize="chars")
 
 
+# The masks (``mask``): Adam at Table 4's learning rate with PyTorch's defaults (betas 0.9 / 0.999, eps 1e-8),
+# as the authors' mask stages (tasks/task.py, set_mask_stage); App. C.7.2's eps and betas are those of the
+# network's optimizer (DeepmindMathTask.create_optimizer), beside its lr 1e-4. Their regularizer is divided by the
+# network's batch size, also where the masks' differs (Table 4: linear_1d, collect): beta = batch * alpha. The
+# loss is theirs: cross-entropy summed over each answer's tokens, averaged over the batch (``LOSS``), against
+# which Table 4's betas are set. Embeddings and biases are left unmasked, layer norms masked whole, as the
+# authors' runs (the "deepmind_math" profile sets bias_no_mask: 1; their mask_filter skips every "embedding"):
+# seq2seq.unmasked.
+LOSS = "sequence"
+
+
 def _adam(config: dict):
-    """Adam as App. C.7.2 (lr 1e-4, eps 1e-9, betas 0.9 / 0.995) with the task's linear warm-up."""
+    """The network's Adam as App. C.7.2 (lr 1e-4, eps 1e-9, betas 0.9 / 0.995) with the task's linear warm-up."""
     def optimizer(params):
         return torch.optim.Adam(params, lr=config["lr"], betas=(0.9, 0.995), eps=1e-9)
 
@@ -141,7 +164,8 @@ def _adam(config: dict):
 def network(task: str, config: dict, train: seq2seq.Encoded, seed: int, store: RunStore, device):
     """The Transformer trained on all difficulties of ``task``, and its run-store keys."""
     t = config["tasks"][task]
-    keys = {"task": task, "n_train": config["n_train"], "n_val": config["n_val"], "data_seed": config["data_seed"],
+    keys = {"task": task, "data": mathematics.resolve(config["data"], task), "n_train": config["n_train"],
+            "n_val": config["n_val"], "data_seed": config["data_seed"],
             **{k: config[k] for k in ("d_model", "d_ff", "heads", "layers", "dropout", "lr")},
             **{k: t[k] for k in ("batch", "steps", "warmup")}}
     run = store.run("mathematics.weights", keys, seed)
@@ -150,28 +174,27 @@ def network(task: str, config: dict, train: seq2seq.Encoded, seed: int, store: R
     net = Seq2SeqTransformer(v, v, config["d_model"], config["heads"], config["d_ff"], config["layers"],
                              config["dropout"], tie=True).to(device)
     optimizer, scheduler = _adam({**config, "warmup": t["warmup"]})
-    train_weights(net, step_batches(lambda g: seq2seq.batches(train, t["batch"], g), run.seed), seq2seq.loss,
+    train_weights(net, step_batches(lambda g: seq2seq.batches(train, t["batch"], g), run.seed), _loss,
                   steps=t["steps"], optimizer=optimizer, scheduler=scheduler, clip=1.0, device=device,
                   desc=f"{task} weights, seed {seed}", checkpoint=run)
     return net.eval(), keys
 
 
-# Neither embeddings nor biases are masked, as in the authors' runs (main.py's "deepmind_math" profile sets
-# bias_no_mask: 1; their mask_filter skips every "embedding").
-UNMASKED = ("*_embed.*", "*bias*")
+def _loss(model, batch):
+    return seq2seq.loss(model, batch, per=LOSS)
 
 
 def mask(task: str, net, keys: dict, config: dict, split: str, train: seq2seq.Encoded, seed: int,
          store: RunStore, device) -> tuple[MaskedModel, Mask]:
     """The mask trained on ``train``: all difficulties (``split="IID"``) or the easy split."""
     t = config["tasks"][task]
-    masked = MaskedModel(net, n_samples=config["n_samples"], exclude=UNMASKED)
+    masked = MaskedModel(net, n_samples=config["n_samples"], exclude=seq2seq.unmasked(net))
     cfg = {**keys, "split": split, "n_samples": config["n_samples"],
            **{k: t[k] for k in ("mask_steps", "mask_lr", "mask_batch", "beta")}}
     run = store.run("mathematics.mask", cfg, seed, code=(mask, network))
     torch.manual_seed(run.seed)
     found = train_mask(masked, step_batches(lambda g: seq2seq.batches(train, t["mask_batch"], g), run.seed),
-                       seq2seq.loss, steps=t["mask_steps"], beta=t["beta"], batch_size=t["mask_batch"],
+                       _loss, steps=t["mask_steps"], beta=t["beta"], batch_size=t["batch"],
                        lr=t["mask_lr"], device=device, desc=f"{task} {split} mask, seed {seed}",
                        checkpoint=run)
     return masked, found
@@ -179,7 +202,8 @@ def mask(task: str, net, keys: dict, config: dict, split: str, train: seq2seq.En
 
 def data(task: str, config: dict) -> dict[str, dict[str, seq2seq.Encoded]]:
     """``{"train" | "validation": {difficulty | "all": Encoded}}`` of ``task`` (App. C.7.2 splits)."""
-    s = mathematics.splits(task, config["n_train"], config["n_val"], config["data_seed"])
+    s = mathematics.splits(task, config["n_train"], config["n_val"], config["data_seed"],
+                           source=mathematics.resolve(config["data"], task))
     v = vocabulary()
     out = {part: {d: seq2seq.Encoded.of(p, v) for d, p in by.items()} for part, by in s.items()}
     out["train"]["all"] = seq2seq.Encoded.of([x for d in mathematics.DIFFICULTIES for x in s["train"][d]], v)
@@ -219,7 +243,8 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
     acc, dens, sizes = [], [], []
     for task in config["tasks"]:
         d = data(task, config)
-        sizes += [{"task": task, "difficulty": diff, "part": part, "samples": len(d[part][diff])}
+        source = mathematics.resolve(config["data"], task)
+        sizes += [{"task": task, "source": source, "difficulty": diff, "part": part, "samples": len(d[part][diff])}
                   for part in ("train", "validation") for diff in mathematics.DIFFICULTIES]
         for seed in seeds:
             net, keys = network(task, config, d["train"]["all"], seed, store, device)
@@ -287,7 +312,10 @@ def verdicts(results: dict) -> pd.DataFrame:
         tests += [evidence.Test(f"{t}: easy mask / {ref}", e, at_most=KEEP) for ref, e in kept.items()]
         parts.append(f"{head} (learned; the easy mask keeps {kept['IID mask'].text()} / {kept['no mask'].text()} "
                      f"of the IID mask's / unmasked network's, on {q:,} questions)")
-    value = "hard accuracy no mask / IID mask / easy mask: " + "; ".join(parts)
+    missing = [t for t in PROFILES["paper"]["tasks"] if t not in h.index]
+    value = (f"{len(h)} of the paper's {len(PROFILES['paper']['tasks'])} tasks"
+             + (f" ({', '.join(missing)} not run)" if missing else "")
+             + "; hard accuracy no mask / IID mask / easy mask: " + "; ".join(parts))
     rule = (f"rule: in every task the network learned (>= {LEARNED:.0%} unmasked), the easy mask keeps less than "
             f"{KEEP:.0%} of the hard accuracy of both the IID mask and the unmasked network")
     if tests:
@@ -298,6 +326,10 @@ def verdicts(results: dict) -> pd.DataFrame:
         {"easy-mask-drop": claim}, float(h["no mask"].max()), threshold=LEARNED))
 
 
+SOURCE_TEXT = {"generator": "from DeepMind's generator (`mathematics_dataset`, seed {seed})",
+               "hub": f"from the released train split (`{mathematics.HUB}` through `datasets`)"}
+
+
 def describe(config: dict, results: dict, profile: str) -> str:
     """One paragraph for the page: what ran, on how many samples, with which network."""
     sizes = results["data"].groupby(["task", "part"])["samples"].sum().unstack("part")
@@ -305,7 +337,12 @@ def describe(config: dict, results: dict, profile: str) -> str:
     runs = "; ".join(f"`{t}`: {r['train']:,} training and {r['validation']:,} validation samples, "
                      f"{config['tasks'][t]['steps']:,} steps, masks {config['tasks'][t]['mask_steps']:,} steps at "
                      f"beta {config['tasks'][t]['beta']:g}" for t, r in sizes.iterrows())
-    return (f"Profile **{profile}**, {seeds} seed(s), data from DeepMind's generator (`mathematics_dataset`, "
-            f"seed {config['data_seed']}), {config['n_val']:,} validation samples per difficulty. "
-            f"Transformer d_model {config['d_model']}, d_ff {config['d_ff']}, {config['heads']} heads, "
+    d = results["data"]
+    sources = set(d["source"]) if "source" in d else {"generator"}
+    source = " and ".join(SOURCE_TEXT[x].format(seed=config["data_seed"]) for x in sorted(sources))
+    missing = [t for t in PROFILES["paper"]["tasks"] if t not in set(sizes.index)]
+    return (f"Profile **{profile}**, {seeds} seed(s), data {source}, {config['n_val']:,} validation samples per "
+            f"difficulty. Tasks: {len(sizes)} of the paper's {len(PROFILES['paper']['tasks'])}"
+            + (f" ({', '.join(f'`{t}`' for t in missing)} not run at this profile). " if missing else ". ")
+            + f"Transformer d_model {config['d_model']}, d_ff {config['d_ff']}, {config['heads']} heads, "
             f"{config['layers']}+{config['layers']} layers, {config['n_samples']} mask samples per batch. {runs}.")

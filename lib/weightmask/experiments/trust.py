@@ -316,7 +316,7 @@ def _scan_halves(cfg: dict, seed: int, store: RunStore, device) -> list[dict]:
     device = resolve_device(device)
     net, keys = scan.network("Transformer", cfg, seed, store, device)
     masked, full = scan.mask("Transformer", net, keys, cfg, seed, store, device, on=scan.FULL)
-    test = scan.evaluated("simple", cfg["n_test"])
+    test = scan.evaluated("simple", cfg["n_test"], cfg["data"])
 
     def evaluate(model):
         return {"acc_iid": seq2seq.sequence_accuracy(model, test, device, forced=True)}

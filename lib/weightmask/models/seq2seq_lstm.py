@@ -24,8 +24,10 @@ class Seq2SeqLSTM(nn.Module):
 
     The encoder's final state (every layer's) starts the decoder; no attention. Lake & Baroni:
     2 layers of 200 units, dropout 0.5; the paper shrinks the word embeddings to 16 so that
-    masks keep the input weights (App. C.7.1). ``src_embed`` / ``tgt_embed`` are the embeddings
-    (``exclude="*_embed.*"``), ``out`` the output layer: row i of ``out.weight`` serves token i.
+    masks keep the input weights (App. C.7.1). Dropout acts where the authors' code puts it: on
+    the embeddings and between the LSTM layers, not on the decoder's output. ``src_embed`` /
+    ``tgt_embed`` are the embeddings (``exclude="*_embed.*"``), ``out`` the output layer: row i of
+    ``out.weight`` serves token i.
     """
 
     def __init__(self, n_src: int, n_tgt: int, embed: int = 16, hidden: int = 200, layers: int = 2,
@@ -53,7 +55,7 @@ class Seq2SeqLSTM(nn.Module):
     def _step(self, tokens: Tensor, state):
         """Decoder logits for ``tokens [batch, 1]`` and the state after them."""
         y, state = self.decoder(self.drop(self.tgt_embed(tokens)), state)
-        return self.out(self.drop(y)), state
+        return self.out(y), state
 
     def _forced(self, state, dec_in: Tensor, lengths: Tensor) -> Tensor:
         """Teacher forcing over each target's real length only (packed: padding is not computed)."""
@@ -61,7 +63,7 @@ class Seq2SeqLSTM(nn.Module):
                                       enforce_sorted=False)
         y, _ = pad_packed_sequence(self.decoder(packed, state)[0], batch_first=True,
                                    total_length=dec_in.shape[1])
-        return self.out(self.drop(y))
+        return self.out(y)
 
     def _free(self, state, start: Tensor, lengths: Tensor, steps: int) -> Tensor:
         """Free running: each sequence feeds back its argmax for its target's length."""

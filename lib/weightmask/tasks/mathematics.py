@@ -15,10 +15,12 @@ Caches: a JSON file per task, difficulty and seed for up to ``ARROW_FROM`` sampl
 from there on (the paper profile: 666,666 per difficulty) a folder of Arrow IPC shards that
 memory-map (``<difficulty>-seed<seed>.arrow/``, one shard per save, each with its checksum in
 ``manifest.json``), started from the JSON cache when one exists. ``hub`` reads the released
-samples of ``deepmind/math_dataset`` through ``datasets`` instead (online).
+samples of ``deepmind/math_dataset`` through ``datasets`` instead (online, or its cache);
+``splits(..., source=...)`` takes either, or the hub where it answers and the generator otherwise.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -52,6 +54,7 @@ ARROW_FROM = 100_000  # samples asked for from which the cache is Arrow shards (
 STORAGES = ("json", "arrow")
 HUB = "deepmind/math_dataset"  # configs = the task names; its train split: train-easy, -medium, -hard in order
 HUB_PER_DIFFICULTY = 666_666  # samples of each difficulty in the released train split
+SOURCES = ("generator", "hub", "auto")  # of ``splits``
 
 WORKER = Path(__file__).with_name("_mathematics_worker.py")
 
@@ -243,17 +246,38 @@ def _arrow_cache(task: str, difficulty: str, seed: int, data: Path | None, heade
     return raw, save
 
 
+def _hub_distinct(task: str, difficulty: str, path: str | Path | None = None) -> Pairs:
+    """Every distinct (question, answer) of ``task`` at ``difficulty`` in the released train split, in order."""
+    from .hub import dataset
+    ds = dataset(HUB, task, split="train", path=path)
+    per = len(ds) // len(DIFFICULTIES)
+    part = ds.select(range(DIFFICULTIES.index(difficulty) * per, (DIFFICULTIES.index(difficulty) + 1) * per))
+    return _unique([(q.rstrip("\n"), a.rstrip("\n")) for q, a in zip(part["question"], part["answer"])])
+
+
+def resolve(source: str, task: str = TASKS[0]) -> str:
+    """``source`` (one of ``SOURCES``) as the one that will be read: ``"auto"`` is ``"hub"`` where the hub
+    (or the ``datasets`` cache) answers for ``task``, else ``"generator"``."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown Mathematics Dataset source {source!r}; choose one of {list(SOURCES)}")
+    if source != "auto":
+        return source
+    from . import hub as hub_module
+    return "hub" if hub_module.readable(f"{HUB} ({task})", functools.partial(_probe, task)) else "generator"
+
+
+def _probe(task: str) -> None:
+    from .hub import dataset
+    dataset(HUB, task, split="train")
+
+
 def hub(task: str, difficulty: str, n: int, path: str | Path | None = None) -> Pairs:
     """The first ``n`` distinct (question, answer) pairs of ``task`` at ``difficulty`` among the released samples:
     the train split of ``HUB`` (``deepmind/math_dataset``, config ``task``) through ``datasets``, whose
     train-easy, train-medium and train-hard samples follow each other, ``HUB_PER_DIFFICULTY`` each; ``path``: a
     local copy of that split (``Dataset.save_to_disk``). ``datasets`` keeps it as memory-mapped Arrow."""
-    from .hub import dataset
     check(task, difficulty, n)
-    ds = dataset(HUB, task, split="train", path=path)
-    per = len(ds) // len(DIFFICULTIES)
-    part = ds.select(range(DIFFICULTIES.index(difficulty) * per, (DIFFICULTIES.index(difficulty) + 1) * per))
-    pairs = _unique([(q.rstrip("\n"), a.rstrip("\n")) for q, a in zip(part["question"], part["answer"])])
+    pairs = _hub_distinct(task, difficulty, path)
     if len(pairs) < n:
         raise ValueError(f"{HUB} holds {len(pairs)} distinct {task} ({difficulty}) questions, fewer than n={n}")
     return pairs[:n]
@@ -324,14 +348,23 @@ def generate(task: str, difficulty: str, n: int, seed: int = 0, data: Path | Non
 
 
 def splits(task: str, n_train: int, n_val: int, seed: int = 0, data: Path | None = None,
-           progress: bool | None = None, storage: str | None = None) -> dict[str, dict[str, Pairs]]:
+           progress: bool | None = None, storage: str | None = None, source: str = "generator",
+           path: str | Path | None = None) -> dict[str, dict[str, Pairs]]:
     """``{"train": {difficulty: pairs}, "validation": {difficulty: pairs}}`` (App. C.7.2): from
     each difficulty's distinct samples, the first ``n_val`` are its validation set and the next
     ``n_train`` its training set, less any question in a validation set of any difficulty, so
-    that no sample is both trained on and evaluated."""
+    that no sample is both trained on and evaluated. ``source`` (one of ``SOURCES``): DeepMind's generator
+    (seeded by ``seed``, cached under ``data`` as ``storage``), or the released samples (``path``: a local
+    copy, as ``hub``), of which the training set is the rest when fewer than ``n_train`` remain."""
     check(task, n=n_train)
     check(task, n=n_val)
-    pairs = {d: generate(task, d, n_val + n_train, seed, data, progress, storage) for d in DIFFICULTIES}
+    if resolve(source, task) == "hub":
+        pairs = {d: _hub_distinct(task, d, path)[:n_val + n_train] for d in DIFFICULTIES}
+        short = {d: len(p) for d, p in pairs.items() if len(p) <= n_val}
+        if short:
+            raise ValueError(f"{HUB} holds too few distinct {task} questions for n_val={n_val}: {short}")
+    else:
+        pairs = {d: generate(task, d, n_val + n_train, seed, data, progress, storage) for d in DIFFICULTIES}
     val = {d: p[:n_val] for d, p in pairs.items()}
     held = {q for p in val.values() for q, _ in p}
     return {"train": {d: [x for x in p[n_val:] if x[0] not in held] for d, p in pairs.items()},

@@ -3,7 +3,10 @@
 Commands such as "jump around left twice" map to action sequences such as
 "I_TURN_LEFT I_JUMP I_TURN_LEFT I_JUMP ...". The grammar has 20,910 distinct commands;
 ``load_split`` returns the splits of the paper as lists of (command, actions) strings,
-like the lines of the original SCAN files.
+like the lines of the original SCAN files: generated (``source="grammar"``, offline), the
+released files through ``datasets`` (``"hub"``, :func:`weightmask.tasks.hub.scan_split`), or the
+hub where it can be read and the grammar otherwise (``"auto"``). The two sources hold the same
+commands and the same systematic splits; the random ``simple`` split is drawn differently.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ SIMPLE_SEED = 0        # the fixed seed of that random split
 LENGTH_TRAIN_MAX = 22  # the "length" split trains on outputs of at most this many actions
 PRIMITIVE_SHARE = 0.1  # the bare added primitive makes up this share of an addprim training set
 ADDED = {"addprim_jump": "jump", "addprim_turn_left": "turn left"}
+SOURCES = ("grammar", "hub", "auto")
 
 
 def _verbs() -> list[tuple[str, list[str]]]:
@@ -56,8 +60,26 @@ def _contains(command: str, primitive: str) -> bool:
     return any(words[i:i + len(p)] == p for i in range(len(words) - len(p) + 1))
 
 
-def load_split(name: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(train, test) lists of (command, actions) for the split ``name`` (one of ``SPLITS``).
+def _probe() -> None:
+    from . import hub
+    hub.scan_split("simple")
+
+
+def resolve(source: str) -> str:
+    """``source`` (one of ``SOURCES``) as the one that will be read: ``"auto"`` is ``"hub"`` where the hub
+    (or the ``datasets`` cache) answers, else ``"grammar"``."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown SCAN source {source!r}; choose one of {list(SOURCES)}")
+    if source != "auto":
+        return source
+    from . import hub
+    return "hub" if hub.readable(hub.SCAN_HUB, _probe) else "grammar"
+
+
+def load_split(name: str, source: str = "grammar") -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(train, test) lists of (command, actions) for the split ``name`` (one of ``SPLITS``) from
+    ``source`` (one of ``SOURCES``; the grammar's splits are described here, the hub's are Lake &
+    Baroni's files).
 
     ``simple``: a random 80/20 split (fixed seed). ``length``: train on outputs of at most 22
     actions, test on the longer ones. ``addprim_jump`` / ``addprim_turn_left``: train on every
@@ -66,6 +88,9 @@ def load_split(name: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]
     """
     if name not in SPLITS:
         raise ValueError(f"unknown SCAN split {name!r}; choose one of {list(SPLITS)}")
+    if resolve(source) == "hub":
+        from . import hub
+        return hub.scan_split(name)
     pairs = list(commands())
     if name == "simple":
         random.Random(SIMPLE_SEED).shuffle(pairs)

@@ -3,6 +3,7 @@ paper's own figures (App. C.8) and on stand-in data, with an interval on every f
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from weightmask import paper
 from weightmask.experiments import cnn
@@ -204,4 +205,38 @@ def test_deviations_link_from_the_verdicts_at_the_profiles_that_tune_them():
     """(Every differing setting is declared: test_chapters; beta, the simple CNN's at every profile, too.)"""
     assert cnn.AT_EVERY_PROFILE == {"beta"}
     assert "mask_lr = 0.05" in paper.tuned_links("mask_lr", "cnn", "quick")
+    assert "resnet_mask_lr = 0.05" in paper.tuned_links("resnet_mask_lr", "cnn", "quick")
     assert 'id="deviation-widths"' in paper.deviations_html("cnn")
+
+
+def test_the_paper_profile_masks_each_network_at_its_own_appendix_settings():
+    """App. C.8.1 (simple CNN: 20k steps, lr 1e-3, beta 1e-4, batch 128) and C.8.3 (ResNet-110: 30k steps,
+    lr 0.03, beta 2e-5, batch 256), read through cnn.mask_settings."""
+    config = cnn.PROFILES["paper"]
+    simple = dict(mask_steps=20_000, mask_lr=1e-3, beta=1e-4, mask_batch=128)
+    assert cnn.mask_settings("CNN", config) == cnn.mask_settings("CNN (no dropout)", config) == simple
+    assert cnn.mask_settings("ResNet", config) == dict(mask_steps=30_000, mask_lr=3e-2, beta=2e-5, mask_batch=256)
+    assert "ResNet 30,000 steps per mask at batch 256 (lr 0.03, beta 2e-05)" in cnn.mask_text(config)
+    for profile in cnn.PROFILES.values():  # every profile has both networks' settings
+        assert set(cnn.mask_settings("ResNet", profile)) == set(cnn.mask_settings("CNN", profile)) == set(simple)
+
+
+def test_only_the_resnets_masks_see_augmented_images(tmp_path, monkeypatch):
+    """As the authors' ResNet task, whose mask data carry the training augmentation; the simple CNN's do not.
+    Each network's mask runs at its own settings (smoke: 4 steps)."""
+    from weightmask.store import RunStore
+    from weightmask.tasks import images
+    g = torch.Generator().manual_seed(0)
+    data = images.Images(torch.randint(0, 256, (64, 1, 32, 32), dtype=torch.uint8, generator=g),
+                         torch.arange(64) % 10, torch.zeros(8, 1, 32, 32, dtype=torch.uint8), torch.arange(8),
+                         FASHION_CLASSES, "test images")
+    config = cnn.PROFILES["smoke"]
+    seen = []
+    monkeypatch.setattr(images, "augment", lambda x, generator: seen.append(len(x)) or x)
+    for name in ("CNN", "ResNet"):
+        seen.clear()
+        net = cnn.build(name, config, 10).eval()
+        _, mask = cnn.class_mask(name, net, {"net": name}, config, data, 0, RunStore(tmp_path), "cpu")
+        m = cnn.mask_settings(name, config)
+        assert seen == ([m["mask_batch"]] * m["mask_steps"] if name == "ResNet" else []), name
+        assert mask.total() == sum(p.numel() for p in net.parameters())

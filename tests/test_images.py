@@ -86,3 +86,32 @@ def test_the_paper_profile_refuses_the_stand_in_and_names_how_to_get_cifar10(tmp
     (tmp_path / "cifar-10-batches-py").mkdir()
     (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(b"")
     plan.prepare("cnn", profile="paper", device="cpu")
+
+
+def test_augment_crops_and_flips_each_image_on_its_own():
+    """Per image: a crop of the zero-padded image and a flip, drawn from the generator; same shape and dtype,
+    and the same draw under the same seed."""
+    x = torch.arange(64 * 32 * 32, dtype=torch.int64).remainder(251).to(torch.uint8).reshape(64, 1, 32, 32)
+    x = x.expand(-1, 3, -1, -1).contiguous()
+    out = images.augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.dtype == torch.uint8
+    assert torch.equal(out, images.augment(x, torch.Generator().manual_seed(0)))
+    assert not torch.equal(out, images.augment(x, torch.Generator().manual_seed(1)))
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    crops = []
+    for k in range(len(x)):  # each output is one of the 9 x 9 windows of its padded image, flipped or not
+        found = [(i, j, f) for i in range(9) for j in range(9) for f in (False, True)
+                 if torch.equal(out[k], (lambda w: w.flip(2) if f else w)(padded[k, :, i:i + 32, j:j + 32]))]
+        assert found, k
+        crops.append(found[0])
+    assert len({(i, j) for i, j, _ in crops}) > 1 and {f for _, _, f in crops} == {False, True}  # differ per image
+
+
+def test_augment_keeps_float_images_and_refuses_bad_input():
+    x = torch.rand(5, 3, 32, 32)
+    out = images.augment(x, torch.Generator().manual_seed(0), pad=0)
+    assert out.dtype == torch.float32 and all(torch.equal(o, i) or torch.equal(o, i.flip(2)) for o, i in zip(out, x))
+    with pytest.raises(ValueError, match="x must be a batch of images"):
+        images.augment(x[0], torch.Generator())
+    with pytest.raises(ValueError, match="pad must be an integer >= 0"):
+        images.augment(x, torch.Generator(), pad=-1)

@@ -128,6 +128,24 @@ def as_float(x: Tensor) -> Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
+def augment(x: Tensor, generator: torch.Generator, pad: int = 4) -> Tensor:
+    """Random crop of the image zero-padded by ``pad`` on each side, then a random horizontal flip, both
+    drawn per image from ``generator`` (App. C.8.3; the authors' torchvision RandomCrop(32, padding=4) and
+    RandomHorizontalFlip): ``[n, c, H, W] -> [n, c, H, W]``, any dtype (uint8 before :func:`as_float` is
+    cheapest)."""
+    if x.dim() != 4:
+        raise ValueError(f"x must be a batch of images [n, channels, H, W], got shape {tuple(x.shape)}")
+    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
+        raise ValueError(f"pad must be an integer >= 0, got {pad!r}")
+    n, _, h, w = x.shape
+    top, left = torch.randint(0, 2 * pad + 1, (2, n), generator=generator)
+    flip = torch.rand(n, generator=generator) < 0.5
+    # every (H, W) window of the padded images as a view [n, c, 2 pad + 1, 2 pad + 1, H, W]; pick one per image
+    windows = F.pad(x, (pad,) * 4).unfold(2, h, 1).unfold(3, w, 1)
+    out = windows[torch.arange(n), :, top, left]
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
 def without_classes(y: Tensor, removed: tuple[int, ...]) -> Tensor:
     """Indices of the examples whose label is not in ``removed`` (a mask's training set in Sec. 5)."""
     return torch.nonzero(~torch.isin(y, torch.tensor(removed, dtype=y.dtype))).flatten()

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from weightmask.continual import ContinualMasks
+from weightmask.continual import ContinualMasks, xavier_relu_
 from weightmask.models import FNN
 
 
@@ -57,3 +57,36 @@ def test_bad_arguments():
         cm.train_task(_batches(1), _loss, steps=1, lr=1e-2, alpha=0, seed=0, old_prob=0.8)
     with pytest.raises(ValueError, match="new_prob must be in"):
         cm.train_task(_batches(1), _loss, steps=1, lr=1e-2, alpha=0, seed=0, old_prob=0.8, new_prob=1.0)
+
+
+def test_xavier_relu_init_matches_the_authors_feedforward_reset():
+    """Xavier-normal std gain * sqrt(2 / (fan_in + fan_out)): ReLU gain sqrt(2) but on the linear output layer
+    (gain 1), zero biases (their models/feedforward.py)."""
+    torch.manual_seed(0)
+    model = xavier_relu_(FNN([400, 300, 200, 10]))
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    for i, layer in enumerate(linears):
+        fan_out, fan_in = layer.weight.shape
+        gain = 1.0 if i == len(linears) - 1 else 2 ** 0.5
+        want = gain * (2 / (fan_in + fan_out)) ** 0.5
+        std = float(layer.weight.detach().std())
+        assert abs(std / want - 1) < 0.05, (i, std, want)
+        assert not layer.bias.any()
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        xavier_relu_(torch.nn.ReLU())
+
+
+def test_weights_and_masks_share_one_learning_rate_unless_told(monkeypatch):
+    """As in the authors' permuted MNIST (one Adam over weights and mask logits): without ``mask_lr``,
+    every parameter group gets ``lr``."""
+    groups = []
+
+    class Recording(torch.optim.Adam):
+        def __init__(self, params, **kw):
+            super().__init__(params, **kw)
+            groups.append([g["lr"] for g in self.param_groups])
+    monkeypatch.setattr(torch.optim, "Adam", Recording)
+    cm = ContinualMasks(_fresh(0), _fresh, reset=["layers.0.weight"], n_samples=2)
+    cm.train_task(_batches(1), _loss, steps=1, lr=0.01, alpha=0, seed=0, progress=False)
+    cm.train_task(_batches(2), _loss, steps=1, lr=0.01, mask_lr=0.1, alpha=0, seed=1, progress=False)
+    assert groups == [[0.01, 0.01], [0.01, 0.1]]

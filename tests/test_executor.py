@@ -136,12 +136,16 @@ def test_a_chapter_that_declares_its_stages_gets_a_task_per_stage_then_its_run()
     assert set(last.after) == set(by) - {last.name}  # the run reads them all
 
 
-def test_declared_stages_are_the_ones_the_chapter_opens_with_the_same_bytes(tmp_path, one_thread):
-    plans = [plan.prepare("doubleadd", profile="smoke")]
-    report = LocalExecutor(echo=lambda line: None).execute(executor.graph(plans, "cpu"), RunStore(tmp_path / "tasks"))
+@pytest.mark.parametrize("chapter", ["doubleadd", "cnn"])
+def test_declared_stages_are_the_ones_the_chapter_opens_with_the_same_bytes(tmp_path, one_thread, chapter):
+    plans = [plan.prepare(chapter, profile="smoke")]
+    tasks = executor.graph(plans, "cpu")
+    assert len(tasks) > 2 and tasks[0].stage is not None
+    report = LocalExecutor(echo=lambda line: None).execute(tasks, RunStore(tmp_path / "tasks"))
     assert report.ok, report.summary()
     # the chapter's run for the seed finds every stage computed by the stage tasks
-    assert report.done["doubleadd/seed0"]["stages"] and not any(s[2] for s in report.done["doubleadd/seed0"]["stages"])
+    opened = report.done[f"{chapter}/seed0"]["stages"]
+    assert opened and not any(s[2] for s in opened)
     plans[0].run(RunStore(tmp_path / "direct"))
     assert stage_files(tmp_path / "tasks") == stage_files(tmp_path / "direct")
 

@@ -97,7 +97,8 @@ def graph(plans: Sequence[Any], device: str | None = None) -> list[Task]:
             common = dict(chapter=p.chapter.name, seed=seed, config=p.config, device=device or str(p.device),
                           arguments=dict(p.arguments))
             after = tuple(f"{c}/seed{seed}" for c in p.chapter.builds_on if c in names and seed in seeds_of[c])
-            declared = [Task(**common, stage=s) for s in check_stages(declare(p.config, seed))] if declare else []
+            declared = ([Task(**common, stage=s) for s in check_stages(declare(p.config, seed, **p.arguments))]
+                        if declare else [])
             prefix = f"{p.chapter.name}/seed{seed}/"
             tasks += [replace(t, after=after + tuple(prefix + a for a in t.stage.after)) for t in declared]
             tasks.append(Task(**common, after=after + tuple(t.name for t in declared)))

@@ -1,6 +1,7 @@
 """The stages a chapter declares, so that an executor can run each as its own task.
 
-A chapter that defines ``stages(config, seed) -> list[Stage]`` lists, per seed, the run-store stages
+A chapter that defines ``stages(config, seed, **arguments) -> list[Stage]`` (``arguments``: those of
+its ``run`` beyond config, seeds, store and device, e.g. ``source``) lists, per seed, the run-store stages
 its ``run`` opens and what each waits for (a mask waits for the weights it reads). An executor
 computes each stage with ``compute(config, seed, store, device, **kwargs)``; the chapter's ``run``
 afterwards finds every stage finished and only reads them. A chapter without ``stages`` is run one

@@ -25,6 +25,7 @@ from ..mask import Mask
 from ..masking import MaskedModel
 from ..metrics import confusion_matrix
 from ..models import ResNet, SimpleCNN
+from ..stages import Stage
 from ..store import RunStore
 from ..tasks import images
 from ..training import step_batches, train_mask, train_weights
@@ -272,6 +273,34 @@ def masks(name: str, net, keys: dict, config: dict, data: images.Images, seed: i
     for removed, label in enumerate(data.classes):
         masked, found[label] = class_mask(name, net, keys, config, data, seed, store, device, removed, control)
     return masked, found
+
+
+def weights_stage(config: dict, seed: int, store: RunStore, device, name: str, source: str) -> None:
+    """A stage task (weightmask.stages): the network ``name`` trained on all classes."""
+    network(name, config, images.load(source), seed, store, device)
+
+
+def mask_stage(config: dict, seed: int, store: RunStore, device, name: str, source: str,
+               removed: int | None = None) -> None:
+    """A stage task: the control mask of ``name`` (``removed`` None), or its mask without class ``removed``
+    (which reads the control's output layer)."""
+    data = images.load(source)
+    net, keys = network(name, config, data, seed, store, device)
+    control = None if removed is None else class_mask(name, net, keys, config, data, seed, store, device)[1]
+    class_mask(name, net, keys, config, data, seed, store, device, removed, control)
+
+
+def stages(config: dict, seed: int, source: str = "auto") -> list[Stage]:
+    """The stages of one seed, for an executor: per network its weights, its control mask, then one mask
+    per removed class (each reads the control's output layer)."""
+    out, classes = [], images.load(source).classes
+    for name in config["nets"]:
+        kw = dict(name=name, source=source)
+        out += [Stage(f"{name}: weights", weights_stage, kw),
+                Stage(f"{name}: control mask", mask_stage, kw, after=(f"{name}: weights",))]
+        out += [Stage(f"{name}: mask without {c}", mask_stage, {**kw, "removed": i}, after=(f"{name}: control mask",))
+                for i, c in enumerate(classes)]
+    return out
 
 
 def pair_mask(net, keys: dict, config: dict, data: images.Images, seed: int, pair: tuple[int, int],

@@ -19,6 +19,7 @@ from ..device import resolve_device
 from ..mask import Mask
 from ..masking import MaskedModel
 from ..models import Seq2SeqTransformer
+from ..stages import Stage
 from ..store import RunStore
 from ..tasks import mathematics
 from ..tasks.text import Vocabulary
@@ -228,6 +229,28 @@ def check(config: dict, tasks: Iterable[str] | None = None, **arguments) -> None
     if config["d_model"] % config["heads"]:
         raise ValueError(f"setting 'heads' must divide 'd_model': {config['d_model']} is not a multiple of "
                          f"{config['heads']}")
+
+
+def weights_stage(config: dict, seed: int, store: RunStore, device, task: str) -> None:
+    """A stage task (weightmask.stages): the Transformer trained on ``task``'s training set."""
+    network(task, config, data(task, config)["train"]["all"], seed, store, device)
+
+
+def mask_stage(config: dict, seed: int, store: RunStore, device, task: str, split: str) -> None:
+    """A stage task: the mask of ``task``'s Transformer on all its training data (``IID``) or on ``easy``."""
+    d = data(task, config)
+    net, keys = network(task, config, d["train"]["all"], seed, store, device)
+    mask(task, net, keys, config, split, d["train"]["all" if split == "IID" else split], seed, store, device)
+
+
+def stages(config: dict, seed: int, tasks: Iterable[str] | None = None) -> list[Stage]:
+    """The stages of one seed, for an executor: per task the Transformer, then its IID and easy masks."""
+    out = []
+    for task in select(config, tasks)["tasks"]:
+        out.append(Stage(f"{task}: weights", weights_stage, dict(task=task)))
+        out += [Stage(f"{task}: mask {split}", mask_stage, dict(task=task, split=split), after=(f"{task}: weights",))
+                for split in ("IID", "easy")]
+    return out
 
 
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,

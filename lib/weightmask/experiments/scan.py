@@ -22,6 +22,7 @@ from ..device import resolve_device
 from ..mask import Mask
 from ..masking import MaskedModel
 from ..models import Seq2SeqLSTM, Seq2SeqTransformer
+from ..stages import Stage
 from ..store import RunStore
 from ..tasks import hub, scan
 from ..tasks.text import Vocabulary
@@ -331,6 +332,32 @@ def check(config: dict, **arguments) -> None:
     if t["d_model"] % t["heads"]:
         raise ValueError(f"setting 'transformer.heads' must divide 'transformer.d_model': {t['d_model']} is not a "
                          f"multiple of {t['heads']}")
+
+
+def weights_stage(config: dict, seed: int, store: RunStore, device, name: str, split: str) -> None:
+    """A stage task (weightmask.stages): the network ``name`` trained on ``split``."""
+    network(name, config, seed, store, device, split)
+
+
+def mask_stage(config: dict, seed: int, store: RunStore, device, name: str, on: str) -> None:
+    """A stage task: the mask of the IID network ``name`` trained on ``on``."""
+    net, keys = network(name, config, seed, store, device)
+    mask(name, net, keys, config, seed, store, device, on=on)
+
+
+def stages(config: dict, seed: int) -> list[Stage]:
+    """The stages of one seed, for an executor: per network the IID network, its mask on the full problem
+    and on each split, and the networks trained on the splits of ``direct_splits``."""
+    out = []
+    for name in config["nets"]:
+        iid = f"{name}: weights on simple"
+        out.append(Stage(iid, weights_stage, dict(name=name, split="simple")))
+        out += [Stage(f"{name}: mask on {on}", mask_stage, dict(name=name, on=on), after=(iid,))
+                for on in (FULL, *scan.SPLITS)]
+        if name in config["direct"]:
+            out += [Stage(f"{name}: weights on {split}", weights_stage, dict(name=name, split=split))
+                    for split in config["direct_splits"] if split != "simple"]
+    return out
 
 
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,

@@ -62,7 +62,8 @@ class Seq2SeqTransformer(nn.Module):
         # std d_model^-1/2 (Vaswani et al.): after the sqrt(d_model) scaling the embeddings are on
         # the scale of the position encodings. nn.Embedding's N(0, 1) drowns the positions (training
         # on SCAN stalls) and, when tied, makes the output logits huge.
-        for embedding in {self.src_embed, self.tgt_embed}:
+        # in a fixed order (a set's follows memory addresses): the random draws must land the same way in every run
+        for embedding in dict.fromkeys((self.src_embed, self.tgt_embed)):
             nn.init.normal_(embedding.weight, std=d_model ** -0.5)
         self.register_buffer("pe", sinusoidal(max_len, d_model), persistent=False)
 

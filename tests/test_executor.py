@@ -136,7 +136,7 @@ def test_a_chapter_that_declares_its_stages_gets_a_task_per_stage_then_its_run()
     assert set(last.after) == set(by) - {last.name}  # the run reads them all
 
 
-@pytest.mark.parametrize("chapter", ["doubleadd", "cnn", "scan", "mathematics"])
+@pytest.mark.parametrize("chapter", ["doubleadd", "cnn", "scan", "mathematics", "pmnist"])
 def test_declared_stages_are_the_ones_the_chapter_opens_with_the_same_bytes(tmp_path, one_thread, chapter):
     plans = [plan.prepare(chapter, profile="smoke")]
     tasks = executor.graph(plans, "cpu")

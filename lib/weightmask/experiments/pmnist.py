@@ -20,6 +20,7 @@ from ..continual import ContinualMasks, xavier_relu_
 from ..device import resolve_device
 from ..metrics import shared_with_any
 from ..models import FNN
+from ..stages import Stage
 from ..store import RunStore, derive_seed
 from ..tasks import mnist
 from ..training import step_batches
@@ -167,6 +168,18 @@ def check(config: dict, **arguments) -> None:
     if sizes[0] != mnist.N_PIXELS or sizes[-1] != 10:
         raise ValueError(f"setting 'sizes' must start with {mnist.N_PIXELS} inputs and end with 10 outputs, "
                          f"got {sizes}")
+
+
+def sequence_stage(config: dict, seed: int, store: RunStore, device, variant: str, source: str) -> None:
+    """A stage task (weightmask.stages): every task of one variant's sequence, in order (each task trains on
+    the weights the earlier ones froze)."""
+    _sequence(config, mnist.standardize(mnist.load(source)), variant, seed, store, resolve_device(device))
+
+
+def stages(config: dict, seed: int, source: str = "auto") -> list[Stage]:
+    """The stages of one seed, for an executor: one sequence per variant, side by side (the first task,
+    which every variant shares, is computed once: the store's claims make the others wait for it)."""
+    return [Stage(variant, sequence_stage, dict(variant=variant, source=source)) for variant in config["variants"]]
 
 
 def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore | None = None,

@@ -88,8 +88,8 @@ BETTER = 0.0
 # its Transformer solves ~80% of the IID test set after 1500 steps (~4 minutes), so the chapter
 # could not judge it, and twice that does not fit; the trust chapter still trains it. quick: narrower and
 # shallower networks at batch 64 (one step of the 128-unit LSTM costs ~150 ms on one core, so
-# 64 units); the LSTM without dropout at lr 5e-3; the Transformer at lr 2e-3 (at 1e-3 it solved
-# 84% of the IID test set after 1500 steps) with beta 1e-4 (at 1e-3 its quick masks kept 28% of
+# 64 units); the LSTM without dropout at lr 5e-3 for 2400 steps (_LSTM_STEPS); the Transformer at lr
+# 2e-3 (at 1e-3 it solved 84% of the IID test set after 1500 steps) with beta 1e-4 (at 1e-3 its quick masks kept 28% of
 # the weights and lost the task); Fig. 15 for the LSTM on add-jump only; masks for 250 steps at
 # lr 3e-2 with 2 samples per batch (at 1e-2 an unused weight's logit needs about 220 steps just
 # to fall from logit(0.9) to 0); the LSTM's masks at beta 3e-3, raised from the paper's 3e-5 until
@@ -109,7 +109,7 @@ PROFILES = {
     "quick": dict(seeds=1, data="grammar", nets=["LSTM"], direct=["LSTM"],
                   direct_splits=["simple", "addprim_jump"], batch=64, clip=5.0, teacher_forcing=0.5,
                   mask_steps=250, mask_batch=64, mask_lr=3e-2, n_samples=2, n_test=500,
-                  lstm=dict(embed=16, hidden=64, layers=2, dropout=0.0, steps=1200, lr=5e-3, beta=3e-3),
+                  lstm=dict(embed=16, hidden=64, layers=2, dropout=0.0, steps=2400, lr=5e-3, beta=3e-3),
                   transformer=dict(d_model=64, heads=4, d_ff=128, layers=2, dropout=0.1, steps=1500, lr=2e-3,
                                    beta=1.5e-3)),
     "paper": dict(seeds=10, data="auto", nets=["LSTM", "Transformer"], direct=["LSTM", "Transformer"],
@@ -124,6 +124,9 @@ PROFILES = {
 # One per setting of smoke or quick that differs from the paper (App. C.7.1, C.2; the authors' code,
 # main.py's "scan" and "trafo_scan" profiles and sweeps/scan.yaml, trafo_scan.yaml, scan_baseline.yaml), with the
 # reasons of the comment above PROFILES. smoke only proves the code path in seconds.
+# measured with benchmarks/scan_schedule.py (loss per sequence), the IID test accuracy every 300 steps
+_LSTM_STEPS = ("on two seeds the IID LSTM is at 84-85% after 1200 steps, first above the 90% of a learned network at "
+               "1500, and levels off at 92-99% from 2100 on; 2400 steps")
 DEVIATIONS = [
     paper.Deviation("seeds", "seeds", "10 (App. C.2, footnote 3)",
                     "one seed: it costs ~245 s of one core (measured), so three do not fit quick's 8 minutes. The "
@@ -160,9 +163,10 @@ DEVIATIONS = [
     paper.Deviation("lstm.hidden", "lstm.hidden", "200 (Lake & Baroni's baseline)",
                     "one step of the 128-unit LSTM costs ~150 ms on one core, so 64 units; " + paper.SMOKE),
     paper.Deviation("lstm.dropout", "lstm.dropout", "0.5 (Lake & Baroni's baseline)",
-                    "the quick LSTM without dropout, which learns the IID split in 1200 steps"),
-    paper.Deviation("lstm.steps", "lstm.steps", "25,000 (App. C.7.1)", "1200 steps at lr 5e-3 fit; " + paper.SMOKE),
-    paper.Deviation("lstm.lr", "lstm.lr", "1e-3 (App. C.2)", "5e-3, so that 1200 steps learn the IID split"),
+                    "the quick LSTM without dropout, which learns the IID split in 2400 steps"),
+    paper.Deviation("lstm.steps", "lstm.steps", "25,000 (App. C.7.1)",
+                    f"quick: at lr 5e-3 {_LSTM_STEPS}; " + paper.SMOKE),
+    paper.Deviation("lstm.lr", "lstm.lr", "1e-3 (App. C.2)", "5e-3, so that a few thousand steps learn the IID split"),
     paper.Deviation("lstm.beta", "lstm.beta", "3e-5 (App. C.7.1)",
                     "raised from the paper's 3e-5 until the gap appeared, so the gap and the claims on the LSTM's "
                     "masks are seen at a beta 100 times the paper's: 3e-3 (2e-4 with the loss per target token, "

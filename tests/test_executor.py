@@ -150,6 +150,16 @@ def test_declared_stages_are_the_ones_the_chapter_opens_with_the_same_bytes(tmp_
     assert stage_files(tmp_path / "tasks") == stage_files(tmp_path / "direct")
 
 
+def test_trusts_declared_stages_give_the_bytes_of_its_run(tmp_path, one_thread):
+    plans = [plan.prepare("trust", profile="smoke")]
+    tasks = executor.graph(plans, "cpu")
+    assert sum(t.stage is not None for t in tasks) >= 10  # the sweep's networks and masks, SCAN, the pairs
+    report = LocalExecutor(echo=lambda line: None).execute(tasks, RunStore(tmp_path / "tasks"))
+    assert report.ok, report.summary()
+    plans[0].run(RunStore(tmp_path / "direct"))
+    assert stage_files(tmp_path / "tasks") == stage_files(tmp_path / "direct")
+
+
 def test_a_stage_must_be_a_module_level_function_and_wait_only_for_earlier_stages():
     from weightmask.stages import Stage, check
     with pytest.raises(ValueError, match="module-level function"):

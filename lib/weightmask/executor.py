@@ -1,17 +1,15 @@
 """Executors: the chapters' run-store stages computed in-process or as Ray tasks, into one store.
 
 **The graph, and its granularity.** A chapter's work is a graph of run-store stages: per seed,
-weights -> masks per target -> evaluations, the seeds independent of each other. A chapter that
-declares its stages (``stages(config, seed)``, :mod:`weightmask.stages`: the arithmetic chapters)
-gets **one task per stage**, each waiting for the stages it reads (a mask for its weights), so the
-networks and the masks of one seed run in parallel too. A chapter that does not (its ``run`` opens
-its stages inline, in order) gets **one task per (chapter, seed)**: the task calls the chapter's
-``run`` with ``seeds=[seed]``, so its stages run in order inside the task, while the seeds, and the
-chapters, run in parallel. Either way the chapter's ``run`` for the seed closes the seed's part of
-the graph, after its stage tasks, and a chapter that builds on others' stages (``BUILDS_ON``) waits
-for that task of theirs of the same seed. Afterwards the chapter's ``run()`` over all seeds, in one
-process, only reads finished stages and makes its tables (``weightmask run``, or the notebooks of
-``make book``).
+weights -> masks per target -> evaluations, the seeds independent of each other. Every chapter
+declares its stages (``stages(config, seed, **arguments)``, :mod:`weightmask.stages`), so each stage
+is **one task**, waiting for the stages it reads (a mask for its weights): the networks and masks
+of one seed run in parallel too. The chapter's ``run`` for the seed closes the seed's part of the
+graph, after its stage tasks, reading what they wrote (and computing anything a chapter left
+undeclared, in order: a chapter without ``stages`` is one task per seed). A chapter that builds on
+others' stages (``BUILDS_ON``) waits for that task of theirs of the same seed. Afterwards the
+chapter's ``run()`` over all seeds, in one process, only reads finished stages and makes its tables
+(``weightmask run``, or the notebooks of ``make book``).
 
 Stages that two tasks share (a network that two chapters read, a seed-independent stage) are
 computed once: the tasks open their store with ``claim=True`` (:mod:`weightmask.store`), so the

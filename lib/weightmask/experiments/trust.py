@@ -23,6 +23,7 @@ from ..device import resolve_device
 from ..mask import Mask
 from ..masking import MaskedModel
 from ..metrics import iou, sharing
+from ..stages import Stage
 from ..store import RunStore, derive_seed
 from ..tasks import double_add, images
 from . import addmul, arith_nets, cnn, doubleadd, method, scan, seed_ids
@@ -248,10 +249,8 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
             tables["undecided"].append({"model": model, "seed": seed,
                                         "between": float(((probs > 0.1) & (probs < 0.9)).float().mean())})
         # Fig. 10 and 11: add and mul masks across beta and network size
-        points = [(tuple(s), b) for s in config["sweep_sizes"] for b in config["betas"]]
-        points += [(tuple(s), am["beta"]) for s in config["sizes"] if (tuple(s), am["beta"]) not in points]
-        for sizes, beta in points:
-            cfg = {**addmul.nets(am)["FNN"], **config["sweep"], "sizes": list(sizes), "beta": beta}
+        for sizes, beta in _points(config, am):
+            cfg = _sweep_net(config, am, sizes, beta)
             net, log = arith_nets.network("addmul", cfg, seed, store, device, name=f"FNN {list(sizes)}")
             masked, ms = arith_nets.masks("addmul", net, cfg, seed, store, device, name=f"FNN {list(sizes)}",
                                           targets=addmul.OPS)
@@ -272,6 +271,64 @@ def run(config: dict, seeds: int | Iterable[int] | None = None, store: RunStore 
             if list(sizes) in [list(s) for s in config["sizes"]] and beta == am["beta"]:
                 tables["sizes"].append(row)
     return {k: pd.DataFrame(v) for k, v in tables.items()}
+
+
+def _points(config: dict, am: dict) -> list[tuple[tuple[int, ...], float]]:
+    """The (network sizes, beta) of every add/mul mask pair of Fig. 10 and 11 (``am``: the add/mul settings)."""
+    points = [(tuple(s), b) for s in config["sweep_sizes"] for b in config["betas"]]
+    return points + [(tuple(s), am["beta"]) for s in config["sizes"] if (tuple(s), am["beta"]) not in points]
+
+
+def _sweep_net(config: dict, am: dict, sizes: Sequence[int], beta: float) -> dict:
+    """The add/mul FNN's settings at one point of the sweep: ``sizes``, ``beta`` and the ``sweep`` overrides."""
+    return {**addmul.nets(am)["FNN"], **config["sweep"], "sizes": list(sizes), "beta": beta}
+
+
+def _pairs(config: dict, seed: int, n_classes: int) -> list[tuple[int, int]]:
+    """App. B.1's random pairs of classes of one seed (drawn with replacement)."""
+    g = torch.Generator().manual_seed(derive_seed("trust.pairs", seed))
+    return [tuple(sorted(torch.randperm(n_classes, generator=g)[:2].tolist())) for _ in range(config["pairs"])]
+
+
+def scan_stage(config: dict, seed: int, store: RunStore, device, profile: str, masked: bool) -> None:
+    """A stage task (weightmask.stages): the SCAN Transformer of the half-masking check, or its full-problem mask."""
+    cfg = _scan(built_on(profile)["scan"], config)
+    net, keys = scan.network("Transformer", cfg, seed, store, device)
+    if masked:
+        scan.mask("Transformer", net, keys, cfg, seed, store, device, on=scan.FULL)
+
+
+def pair_stage(config: dict, seed: int, store: RunStore, device, profile: str, pair: tuple[int, int],
+               mask_seed: int) -> None:
+    """A stage task: one mask of App. B.1 on a pair of classes, on the CNN chapter's network without dropout."""
+    cfg, data = built_on(profile)["cnn"], images.load(config["images"])
+    net, keys = cnn.network(STABILITY_NET, cfg, data, seed, store, resolve_device(device))
+    cnn.pair_mask(net, keys, cfg, data, seed, pair, mask_seed, store, resolve_device(device))
+
+
+def stages(config: dict, seed: int, profile: str) -> list[Stage]:
+    """The stages of one seed, for an executor: the small double-addition FNN and its mask, every network and
+    add / mul mask of the sweep, the SCAN Transformer and its mask, the pair masks of App. B.1 (the networks
+    of the other chapters are theirs: the executor runs trust after them)."""
+    others = built_on(profile)
+    am, small = others["addmul"], {**doubleadd.nets(others["doubleadd"])["FNN"], "sizes": config["small_doubleadd"]}
+    out = arith_nets.stages("doubleadd", {"double-add FNN (small)": small}, targets=("full",))
+    points = _points(config, am)
+    for sizes in dict.fromkeys(s for s, _ in points):
+        net = _sweep_net(config, am, sizes, am["beta"])
+        out.append(Stage(f"FNN {list(sizes)}: weights", arith_nets.weights_stage,
+                         dict(problem="addmul", net=net, name=f"FNN {list(sizes)}")))
+    out += [Stage(f"FNN {list(sizes)}, beta {beta:g}: mask {op}", arith_nets.mask_stage,
+                  dict(problem="addmul", net=_sweep_net(config, am, sizes, beta), name=f"FNN {list(sizes)}",
+                       target=op), after=(f"FNN {list(sizes)}: weights",))
+            for sizes, beta in points for op in addmul.OPS]
+    out += [Stage("SCAN Transformer: weights", scan_stage, dict(profile=profile, masked=False)),
+            Stage("SCAN Transformer: mask", scan_stage, dict(profile=profile, masked=True),
+                  after=("SCAN Transformer: weights",))]
+    n_classes = len(images.load(config["images"]).classes)
+    out += [Stage(f"classes {pair}: mask seed {s}", pair_stage, dict(profile=profile, pair=pair, mask_seed=s))
+            for pair in dict.fromkeys(_pairs(config, seed, n_classes)) for s in (0, 1)]
+    return out
 
 
 def _check_overrides(config: dict, fnn: dict, transformer: dict) -> None:
@@ -297,10 +354,8 @@ def _cnn_checks(config: dict, cfg: dict, seed: int, store: RunStore, device) -> 
         c = cnn.confusion_on(model, x, y, len(data.classes), device)
         return {"acc_all": float(c.diag().sum() / c.sum())}
     halves = _half_rows(f"simple CNN ({data.name.split(' ')[0]})", seed, masked, control, evaluate, len(y))
-    g = torch.Generator().manual_seed(derive_seed("trust.pairs", seed))
     rows = []
-    for _ in range(config["pairs"]):
-        pair = tuple(sorted(torch.randperm(len(data.classes), generator=g)[:2].tolist()))
+    for pair in _pairs(config, seed, len(data.classes)):
         a, b = (cnn.pair_mask(net, keys, cfg, data, seed, pair, s, store, device) for s in (0, 1))
         da, db = a.density(), b.density()
         rows.append({"seed": seed, "data": data.name, "pair": " + ".join(data.classes[c] for c in pair),

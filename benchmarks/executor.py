@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The Ray executor's wall time relative to the local one, for one chapter's smoke graph.
 
-Runs the graph of ``--chapter`` at the smoke profile (``--seeds`` tasks, one per seed) into a
+Runs the graph of ``--chapter`` at the smoke profile (a task per stage of ``--seeds`` seeds) into a
 fresh run store, alternately with the local executor (in this process, one task after another,
 ``--local-threads`` threads: default 1, as each Ray task has; two threads of these small networks on
 busy cores are often slower than one) and with the Ray executor (a local Ray instance of ``--cpus``

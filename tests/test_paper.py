@@ -59,6 +59,16 @@ def test_deviations_show_every_profile_and_unknown_ids_are_refused(monkeypatch):
         paper.tuned_links("beta", "doubleadd", "quick")
 
 
+def test_differences_that_are_no_setting_show_below_the_settings(monkeypatch):
+    assert "not a setting" not in paper.deviations_html("doubleadd")
+    monkeypatch.setattr(doubleadd, "DIFFERENCES", [paper.Difference("a part", "theirs <x>", "ours", "why")],
+                        raising=False)
+    page = paper.deviations_html("doubleadd")
+    assert "<th>not a setting</th>" in page and "<td>theirs &lt;x&gt;</td>" in page
+    assert page.index('id="deviation-') < page.index("not a setting")
+    assert "bias=False" in paper.deviations_html("scan") and "bias=False" in paper.deviations_html("mathematics")
+
+
 def test_with_reference_puts_the_reference_run_beside_each_claim():
     table = paper.verdict_table("doubleadd", _measured(("1%", "reproduced", "r")))
     ref = paper.verdict_table("doubleadd", _measured(("2%", "not reproduced", "r")))

@@ -128,3 +128,14 @@ def test_a_transformer_is_initialised_the_same_way_every_time_under_one_seed():
     for _ in range(20):
         again = built()
         assert all(torch.equal(first[k], again[k]) for k in first)
+
+
+def test_the_transformer_drops_out_its_embedded_positions_in_training_only():
+    torch.manual_seed(0)
+    net = Seq2SeqTransformer(12, 9, d_model=16, heads=2, d_ff=32, layers=1, dropout=0.5)
+    ids = torch.randint(4, 12, (3, 5))
+    net.train()
+    assert (net._embed(net.src_embed, ids) == 0).any()
+    net.eval()
+    assert torch.equal(net._embed(net.src_embed, ids), net._embed(net.src_embed, ids))
+    assert not (net._embed(net.src_embed, ids) == 0).any()

@@ -69,6 +69,17 @@ class Deviation:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """A part of a chapter's procedure that differs from the authors' code and is no profile setting (a
+    network's architecture, say): what it is, theirs, ours at every profile, and why it stays."""
+
+    what: str
+    authors: str
+    here: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Finding:
     """This run's side of one claim: the figure as shown, the verdict and why, and the tests the
     verdict rests on (each a figure with its interval against a threshold, see evidence.Test)."""
@@ -206,8 +217,20 @@ def deviations_html(chapter: str) -> str:
         cells = [f"<code>{html.escape(d.setting)}</code>", html.escape(d.paper), html.escape(d.authors or d.paper),
                  *(html.escape(repr(d.value(ch.profiles[p]))) for p in names), html.escape(d.reason)]
         rows.append(f'<tr id="deviation-{d.id}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f'<div class="wm-table"><table class="deviations"><thead><tr>{head}</tr></thead>' \
-           f'<tbody>{"".join(rows)}</tbody></table></div>'
+    table = f'<div class="wm-table"><table class="deviations"><thead><tr>{head}</tr></thead>' \
+            f'<tbody>{"".join(rows)}</tbody></table></div>'
+    return table + differences_html(getattr(ch.module, "DIFFERENCES", ()))
+
+
+def differences_html(differences) -> str:
+    """A chapter's :class:`Difference` list as an HTML table (empty when there is none)."""
+    if not differences:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in ("not a setting", "authors' code", "here, at every profile", "why"))
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in (d.what, d.authors, d.here, d.reason))
+                   + "</tr>" for d in differences)
+    return f'<div class="wm-table"><table class="deviations differences"><thead><tr>{head}</tr></thead>' \
+           f'<tbody>{rows}</tbody></table></div>'
 
 
 def verdict_html(verdict: str) -> str:

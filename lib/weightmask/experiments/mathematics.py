@@ -25,6 +25,7 @@ from ..tasks import mathematics
 from ..tasks.text import Vocabulary
 from ..training import step_batches, train_mask, train_weights
 from . import seed_ids
+from .scan import TRANSFORMER_DIFFERENCES
 
 MASKS = ("no mask", "IID mask", "easy mask")  # Fig. 5's bars
 # allowed values per setting (weightmask.checks); ``data``: where the samples come from (tasks.mathematics.SOURCES)
@@ -92,6 +93,7 @@ class _PerTask(paper.Deviation):
 # of the comment above PROFILES; a task's settings are shown for every task of a profile at once.
 _SMALL = "quick runs a much smaller Transformer, on fewer samples and steps, in 1-3 CPU minutes; " + paper.SMOKE
 _TABLE4 = "Table 4: add_or_sub {}, linear_1d {}, differentiate {}, sort {}, collect {}"
+DIFFERENCES = TRANSFORMER_DIFFERENCES  # the Transformer's architecture against the authors' (scan.py)
 DEVIATIONS = [
     paper.Deviation("seeds", "seeds", "5 per task (Fig. 5)", "one seed fits a CPU's minutes; " + paper.SMOKE),
     paper.Deviation("n_train", "n_train", "the official train set less 10,000 per difficulty (App. C.7.2)", _SMALL),

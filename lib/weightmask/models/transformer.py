@@ -66,11 +66,12 @@ class Seq2SeqTransformer(nn.Module):
         for embedding in dict.fromkeys((self.src_embed, self.tgt_embed)):
             nn.init.normal_(embedding.weight, std=d_model ** -0.5)
         self.register_buffer("pe", sinusoidal(max_len, d_model), persistent=False)
+        self.drop = nn.Dropout(dropout)  # on the embeddings plus positions, as the authors' PositionalEncoding
 
     def _embed(self, embedding: nn.Embedding, ids: Tensor) -> Tensor:
         if ids.shape[1] > self.pe.shape[0]:
             raise ValueError(f"sequence of {ids.shape[1]} tokens is longer than max_len={self.pe.shape[0]}")
-        return embedding(ids) * math.sqrt(self.d_model) + self.pe[:ids.shape[1]]
+        return self.drop(embedding(ids) * math.sqrt(self.d_model) + self.pe[:ids.shape[1]])
 
     def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
         pad = src == PAD

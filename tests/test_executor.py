@@ -178,6 +178,9 @@ def test_ray_tasks_ask_for_a_share_of_a_gpu_only_where_their_device_is_one():
     assert runner.resources(big, cluster_gpus=4) == {"num_cpus": 1, "num_gpus": 1.0}
     assert runner.resources(Task("addmul", 0, {}, "cpu"), cluster_gpus=4)["num_gpus"] == 0
     assert RayExecutor(cpus=4, gpus=0.5).resources(small, 1) == {"num_cpus": 4, "num_gpus": 0.5}
+    shares = {t.name.split("/")[-1]: runner.resources(t, 1)["num_gpus"]
+              for t in executor.graph([plan.prepare("trust", profile="smoke")], "cuda")}
+    assert shares["SCAN Transformer: mask"] == 0.5 and shares["double-add FNN (small): weights"] == 0.25  # its own
 
 
 def test_executor_options_are_checked():

@@ -280,10 +280,11 @@ class RayExecutor:
     ``address``: the cluster to connect to (``"auto"``, ``"ray://host:10001"``); None connects to
     ``$RAY_ADDRESS`` if set, else starts a local Ray instance (``num_cpus`` of it: ``local_cpus``,
     no dashboard). A Ray instance already initialised in this process is used as it is.
-    ``cpus``: CPUs per task (and its thread count); ``gpus``: the GPU share per task, default
-    :data:`GPU_SHARE` where the task's device asks for one (``cuda``, or ``auto`` on a cluster with
-    GPUs). ``retries``: how often a failing task is retried (an exception, a killed or out-of-memory
-    worker). ``runtime_env``: Ray's, for every task (e.g. ``{"py_modules": [...]}``).
+    ``cpus``: CPUs per task (and its thread count); ``gpus``: the GPU share per task, default the
+    stage's own (``Stage.gpus``), else its chapter's :data:`GPU_SHARE`, where the task's device asks for
+    one (``cuda``, or ``auto`` on a cluster with GPUs). ``retries``: how often a failing task is retried
+    (an exception, a killed or out-of-memory worker). ``runtime_env``: Ray's, for every task (e.g.
+    ``{"py_modules": [...]}``).
     """
 
     name = "ray"
@@ -309,7 +310,9 @@ class RayExecutor:
 
     def resources(self, task: Task, cluster_gpus: float) -> dict[str, float]:
         wants_gpu = task.device.startswith("cuda") or (task.device == "auto" and cluster_gpus > 0)
-        share = (self.gpus if self.gpus is not None else GPU_SHARE.get(task.chapter, 1.0)) if wants_gpu else 0
+        own = task.stage.gpus if task.stage is not None and task.stage.gpus is not None else None
+        default = own if own is not None else GPU_SHARE.get(task.chapter, 1.0)
+        share = (self.gpus if self.gpus is not None else default) if wants_gpu else 0
         return {"num_cpus": self.cpus, "num_gpus": share}
 
     def execute(self, tasks: Sequence[Task], store: RunStore) -> Report:

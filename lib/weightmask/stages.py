@@ -17,12 +17,13 @@ from typing import Any, Callable
 class Stage:
     """One stage of one seed: its name within the seed, the module-level function that computes it
     (``compute(config, seed, store, device, **kwargs)``; it must open the same run-store stage that the
-    chapter's ``run`` opens) and the names of the stages of the same seed it waits for."""
+    chapter's ``run`` opens), the names of the stages of the same seed it waits for, and its GPU share."""
 
     name: str
     compute: Callable[..., Any]
     kwargs: dict[str, Any] = field(default_factory=dict)
     after: tuple[str, ...] = ()
+    gpus: float | None = None  # the share of a GPU it takes where it runs on one; None: its chapter's
 
     def __post_init__(self) -> None:
         qualname = getattr(self.compute, "__qualname__", "")

@@ -189,16 +189,17 @@ def mask_stage(config: dict, seed: int, store: RunStore, device, problem: str, n
     mask(problem, trained, net, seed, store, device, target, variant, name)
 
 
-def stages(problem: str, nets: dict[str, dict], targets=None) -> list:
+def stages(problem: str, nets: dict[str, dict], targets=None, gpus: float | None = None) -> list:
     """The stages of one seed of ``nets`` (name -> settings): each network's weights, then its mask per
-    target (default: every target of ``problem``), each mask waiting for its network."""
+    target (default: every target of ``problem``), each mask waiting for its network; ``gpus``: their GPU share
+    (None: the chapter's)."""
     from ..stages import Stage  # here, not above: a module's preamble is part of its stages' code keys
     out = []
     for name, cfg in nets.items():
         weights = f"{name}: weights"
-        out.append(Stage(weights, weights_stage, dict(problem=problem, net=cfg, name=name)))
+        out.append(Stage(weights, weights_stage, dict(problem=problem, net=cfg, name=name), gpus=gpus))
         out += [Stage(f"{name}: mask {t}", mask_stage, dict(problem=problem, net=cfg, name=name, target=t),
-                      after=(weights,)) for t in targets or TARGETS[problem]]
+                      after=(weights,), gpus=gpus) for t in targets or TARGETS[problem]]
     return out
 
 

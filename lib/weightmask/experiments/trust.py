@@ -20,6 +20,7 @@ import torch
 
 from .. import checks, evidence, paper, profiles, seq2seq
 from ..device import resolve_device
+from ..executor import GPU_SHARE
 from ..mask import Mask
 from ..masking import MaskedModel
 from ..metrics import iou, sharing
@@ -312,21 +313,23 @@ def stages(config: dict, seed: int, profile: str) -> list[Stage]:
     of the other chapters are theirs: the executor runs trust after them)."""
     others = built_on(profile)
     am, small = others["addmul"], {**doubleadd.nets(others["doubleadd"])["FNN"], "sizes": config["small_doubleadd"]}
-    out = arith_nets.stages("doubleadd", {"double-add FNN (small)": small}, targets=("full",))
+    small_gpu, half_gpu = GPU_SHARE["doubleadd"], GPU_SHARE["scan"]
+    out = arith_nets.stages("doubleadd", {"double-add FNN (small)": small}, targets=("full",), gpus=small_gpu)
     points = _points(config, am)
     for sizes in dict.fromkeys(s for s, _ in points):
         net = _sweep_net(config, am, sizes, am["beta"])
         out.append(Stage(f"FNN {list(sizes)}: weights", arith_nets.weights_stage,
-                         dict(problem="addmul", net=net, name=f"FNN {list(sizes)}")))
+                         dict(problem="addmul", net=net, name=f"FNN {list(sizes)}"), gpus=small_gpu))
     out += [Stage(f"FNN {list(sizes)}, beta {beta:g}: mask {op}", arith_nets.mask_stage,
                   dict(problem="addmul", net=_sweep_net(config, am, sizes, beta), name=f"FNN {list(sizes)}",
-                       target=op), after=(f"FNN {list(sizes)}: weights",))
+                       target=op), after=(f"FNN {list(sizes)}: weights",), gpus=small_gpu)
             for sizes, beta in points for op in addmul.OPS]
-    out += [Stage("SCAN Transformer: weights", scan_stage, dict(profile=profile, masked=False)),
+    out += [Stage("SCAN Transformer: weights", scan_stage, dict(profile=profile, masked=False), gpus=half_gpu),
             Stage("SCAN Transformer: mask", scan_stage, dict(profile=profile, masked=True),
-                  after=("SCAN Transformer: weights",))]
+                  after=("SCAN Transformer: weights",), gpus=half_gpu)]
     n_classes = len(images.load(config["images"]).classes)
-    out += [Stage(f"classes {pair}: mask seed {s}", pair_stage, dict(profile=profile, pair=pair, mask_seed=s))
+    out += [Stage(f"classes {pair}: mask seed {s}", pair_stage, dict(profile=profile, pair=pair, mask_seed=s),
+                  gpus=GPU_SHARE["cnn"])
             for pair in dict.fromkeys(_pairs(config, seed, n_classes)) for s in (0, 1)]
     return out
 

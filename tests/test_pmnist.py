@@ -94,3 +94,10 @@ def test_one_learning_rate_for_weights_and_masks_the_authors_init_and_standardiz
     fresh = pmnist._init(config["sizes"])(0)
     assert all(not b.any() for n, b in fresh.named_parameters() if n.endswith("bias"))
     assert "standardized" in results["data"]["source"].iloc[0]
+
+
+def test_a_profile_with_fewer_steps_than_the_paper_says_its_masks_have_not_settled():
+    quick = pmnist.settling_note(pmnist.PROFILES["quick"])
+    assert "2,000 steps per task" in quick and "30,000" in quick
+    assert all(f"{n:,}" in quick for n, _, _ in pmnist.SETTLING)  # the measured series, not a summary of it
+    assert pmnist.settling_note(pmnist.PROFILES["paper"]) == ""

@@ -55,6 +55,16 @@ def test_combine_refuses_overlapping_seeds_and_non_run_folders(tmp_path):
         reference.combine([tmp_path / "a", tmp_path / "c"], tmp_path / "both")
 
 
+def test_empty_table_loads_as_empty_frame(tmp_path):
+    """A run that leaves a table empty (an FNN-only check in an LSTM-only run) writes it headerless."""
+    _write(tmp_path / "a", [0])
+    _write(tmp_path / "b", [1])
+    for run in ("a", "b"):
+        pd.DataFrame().to_csv(tmp_path / run / "sanity.csv", index=False)
+    assert reference.load("a", tmp_path).results["sanity"].empty
+    assert reference.combine([tmp_path / "a", tmp_path / "b"], tmp_path / "both").results["sanity"].empty
+
+
 def test_env_var_sets_root(tmp_path, monkeypatch):
     monkeypatch.setenv(reference.ENV_VAR, str(tmp_path))
     _write(tmp_path / "r", [0])

@@ -51,8 +51,17 @@ def load(name: str, base: Path | None = None) -> Reference | None:
     if not (folder / PROVENANCE).is_file():
         return None
     prov = json.loads((folder / PROVENANCE).read_text())
-    tables = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
+    tables = {p.stem: _read(p) for p in sorted(folder.glob("*.csv"))}
     return Reference(name, tables, prov if isinstance(prov, list) else [prov])
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """A table's CSV; a table the run left empty (e.g. an FNN-only check in an LSTM-only run) is written
+    without a header, so it reads as an empty frame."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
 
 
 def combine(sources: Sequence[str | os.PathLike], target: str | os.PathLike) -> Reference:

@@ -6,12 +6,13 @@ setting of the profile via ``--set key=value``, checks them all and the output f
 any compute, trains into the run store (reusing finished runs, resuming interrupted ones) and
 prints the verdicts.
 
-``--executor ray [--address ADDR]`` first computes the chapter's stages as Ray tasks, one per seed
-(:mod:`weightmask.executor`), on a local Ray instance or a cluster sharing the run store; the
-chapter's tables are then made in this process from the finished stages. A task that still fails
-after ``--retries`` is reported (stage, config, traceback) and the command exits with 1, keeping the
-other stages. ``--executor local`` (the default) runs the same graph in this process: the chapter's
-``run()`` over all seeds, which walks the stages of each seed in order.
+``--executor ray [--address ADDR]`` first computes the chapter's stages as Ray tasks, one per stage
+(weights, then each mask once its weights are done; :mod:`weightmask.executor`), on a local Ray
+instance or a cluster sharing the run store; the chapter's tables are then made in this process
+from the finished stages. A task that still fails after ``--retries`` is reported (stage, config,
+traceback) and the command exits with 1, keeping the other stages.
+``--executor local`` (the default) runs the same graph in this process: the chapter's ``run()``
+over all seeds, which walks the stages of each seed in order.
 """
 from __future__ import annotations
 
@@ -120,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--results", default=None, help="run store root (default: $WEIGHTMASK_RESULTS, else results/)")
     r.add_argument("--out", default=None, help="also write the result tables (CSV) and provenance.json here")
     r.add_argument("--executor", default="local", choices=executor.EXECUTORS,
-                   help="local: in this process (default); ray: every seed's stages as a Ray task, then the "
-                        "tables here from the finished stages")
+                   help="local: in this process (default); ray: every stage a Ray task, after the stages it "
+                        "needs; then the tables here from the finished stages")
     r.add_argument("--address", default=None, help="ray: the cluster to connect to (auto, ray://HEAD:10001); "
                    "default $RAY_ADDRESS, else a Ray instance started on this machine")
     r.add_argument("--retries", type=int, default=None, metavar="N",

@@ -61,6 +61,8 @@ def test_on_reference_shows_the_reference_runs_table_or_says_none_is_committed()
                     [{"profile": "paper", "seeds": [0, 1], "device": "cpu", "torch": "2", "commit": "abc",
                       "date": "2026-12-02"}])
     assert replace(ran, ref=ref).on_reference(lambda r: len(r["accuracy"])) == 2
+    # a table the reference run cannot fill (e.g. it lacks one of the networks compared) says so
+    assert "has none of the networks" in replace(ran, ref=ref).on_reference(lambda r: pd.DataFrame()).data
 
 
 def test_the_front_page_resolves_its_profile(monkeypatch):

@@ -56,7 +56,10 @@ class ChapterRun:
         if self.ref is None:
             return Markdown("No reference run at the paper profile is committed for this chapter.")
         display(Markdown(f"Reference run: {self.ref.describe()}."))
-        return table(self.ref.results)
+        out = table(self.ref.results)
+        if isinstance(out, pd.DataFrame) and out.empty:
+            return Markdown("The reference run has none of the networks or settings this table compares.")
+        return out
 
     def deviations(self):
         """The chapter's settings that differ from the paper, per profile, with the reasons."""
